@@ -1,0 +1,1 @@
+"""Carteras: portfolio owner routing for an omnichannel contact centre."""

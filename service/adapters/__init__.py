@@ -1,0 +1,1 @@
+"""Adapters to external systems (Rocket.Chat, Redis queue, Socket.IO), each behind a port."""

@@ -1,0 +1,54 @@
+"""The REST API edge: blueprints, bearer-token auth, content-type rules, JSON errors.
+
+Handlers parse, call the domain, commit once, and answer; they never reach adapters.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.exceptions import UnsupportedMediaType
+
+from service.api.auth import load_actor
+from service.api.errors import JsonErrorApi, register_error_handlers
+
+# Media type each body-carrying endpoint accepts; any other JSON body endpoint wants JSON.
+BODY_TYPES = {"contacts.import_contacts": "text/csv"}
+
+
+def check_content_type() -> None:
+    """before_request: a POST/PATCH/PUT body must be of the media type the endpoint reads."""
+    if request.method not in ("POST", "PATCH", "PUT") or not request.path.startswith("/api/"):
+        return
+    has_body = bool(request.content_length) or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    )
+    if not has_body:
+        return
+    expected = BODY_TYPES.get(request.endpoint or "", "application/json")
+    if request.mimetype != expected:
+        raise UnsupportedMediaType(
+            f"Send the body as {expected} (got {request.mimetype or 'no Content-Type'})."
+        )
+
+
+def init_api(app: Flask) -> JsonErrorApi:
+    from service.api import audit, carteras, contacts, health, org
+
+    api = JsonErrorApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "Carteras: customer portfolios, their owners and contacts, "
+                "with an append-only audit log. Everything under /api needs "
+                "'Authorization: Bearer <token>'."
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for module in (health, org, carteras, contacts, audit):
+        api.register_blueprint(module.bp)
+    app.before_request(load_actor)
+    app.before_request(check_content_type)
+    register_error_handlers(app)
+    return api

@@ -1,0 +1,300 @@
+"""Request and response shapes of the REST API; also the source of /openapi.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, fields, pre_dump, validate
+
+from service.domain import carteras as carteras_domain
+from service.domain.audit import EVENTS, RESOURCE_TYPES
+from service.domain.contacts import values_of
+from service.domain.identity import EMAIL, PHONE
+from service.domain.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from service.domain.periods import PERIODS
+
+Text = validate.Length(max=200)
+
+
+class PagingArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
+    )
+
+
+class SearchArgs(PagingArgs):
+    q = fields.String(load_default=None, validate=Text)
+
+
+def page_of(item: type[Schema], name: str) -> type[Schema]:
+    """The list envelope ``{"items", "total", "page", "per_page"}`` around *item*."""
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item), required=True),
+            "total": fields.Integer(required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+class Ref(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+# ---- teams and agents -------------------------------------------------------------------------
+class TeamIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    rocketchat_department_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+
+
+class TeamPatch(TeamIn):
+    """Any subset of TeamIn's fields."""
+
+
+class TeamOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    rocketchat_department_id = fields.String(allow_none=True)
+    agent_ids = fields.Function(lambda team: [a.id for a in team.agents])
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class AgentIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    email = fields.String(allow_none=True, validate=validate.Length(max=320))
+    rocketchat_user_id = fields.String(allow_none=True, validate=validate.Length(max=64))
+    rocketchat_username = fields.String(allow_none=True, validate=validate.Length(max=120))
+    active = fields.Boolean()
+    team_ids = fields.List(fields.Integer(), validate=validate.Length(max=100))
+
+
+class AgentPatch(AgentIn):
+    """Any subset of AgentIn's fields."""
+
+
+class AgentArgs(SearchArgs):
+    team_id = fields.Integer(load_default=None)
+    active = fields.Boolean(load_default=None)
+
+
+class AgentOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    email = fields.String(allow_none=True)
+    rocketchat_user_id = fields.String(allow_none=True)
+    rocketchat_username = fields.String(allow_none=True)
+    active = fields.Boolean()
+    team_ids = fields.Function(lambda agent: [t.id for t in agent.teams])
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+# ---- carteras ---------------------------------------------------------------------------------
+class CarteraIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    icon = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "an emoji or a short icon name", "example": "💼"},
+    )
+    color = fields.String(allow_none=True, metadata={"example": "#1E88E5"})
+    region = fields.String(allow_none=True, validate=validate.Length(max=120))
+    description = fields.String(allow_none=True, validate=validate.Length(max=2000))
+    team_id = fields.Integer(allow_none=True)
+    agent_id = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class CarteraPatch(CarteraIn):
+    """Any subset of CarteraIn's fields."""
+
+
+class CarteraArgs(SearchArgs):
+    active = fields.Boolean(load_default=None)
+    team_id = fields.Integer(load_default=None)
+    agent_id = fields.Integer(load_default=None)
+
+
+@dataclass(frozen=True)
+class CarteraWithCount:
+    """A cartera and its number of contacts, as the API shows it."""
+
+    cartera: Any
+    contact_count: int
+
+
+class CarteraOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    icon = fields.String()
+    color = fields.String(allow_none=True)
+    region = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    team_id = fields.Integer(allow_none=True)
+    agent_id = fields.Integer(allow_none=True)
+    team = fields.Nested(Ref, allow_none=True)
+    agent = fields.Nested(Ref, allow_none=True)
+    active = fields.Boolean()
+    contact_count = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    @pre_dump
+    def _with_count(self, data: Any, **_: Any) -> Any:
+        # Lists hold (cartera, count) rows; single views hand over a CarteraWithCount.
+        if isinstance(data, CarteraWithCount):
+            data = (data.cartera, data.contact_count)
+        if isinstance(data, tuple):
+            cartera, count = data
+            out = {
+                f: getattr(cartera, f)
+                for f in (
+                    *carteras_domain.FIELDS,
+                    "id",
+                    "team",
+                    "agent",
+                    "created_at",
+                    "updated_at",
+                )
+            }
+            return {**out, "contact_count": count}
+        return data
+
+
+class DeleteArgs(Schema):
+    force = fields.Boolean(load_default=False)
+
+
+class AddContactsIn(Schema):
+    contact_ids = fields.List(
+        fields.Integer(), required=True, validate=validate.Length(min=1, max=10000)
+    )
+    move = fields.Boolean(load_default=False)
+
+
+class AddContactsOut(Schema):
+    added = fields.List(fields.Integer())
+    moved = fields.List(fields.Integer())
+    unchanged = fields.List(fields.Integer())
+
+
+# ---- contacts ---------------------------------------------------------------------------------
+class ContactIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    phones = fields.List(
+        fields.String(validate=validate.Length(max=64)),
+        validate=validate.Length(max=20),
+        metadata={"description": "any written form; stored as E.164"},
+    )
+    emails = fields.List(
+        fields.String(validate=validate.Length(max=320)), validate=validate.Length(max=20)
+    )
+    external_ref = fields.String(allow_none=True, validate=validate.Length(max=120))
+    company = fields.String(allow_none=True, validate=Text)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
+    cartera_id = fields.Integer(allow_none=True)
+
+
+class ContactPatch(ContactIn):
+    move = fields.Boolean(
+        load_default=False,
+        metadata={"description": "allow moving the contact out of another cartera"},
+    )
+
+
+class ContactArgs(SearchArgs):
+    cartera_id = fields.Integer(load_default=None)
+    unassigned = fields.Boolean(load_default=None)
+
+
+class CarteraBadge(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    icon = fields.String()
+    color = fields.String(allow_none=True)
+    active = fields.Boolean()
+
+
+class ContactOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    phones = fields.Function(lambda c: values_of(c, PHONE))
+    emails = fields.Function(lambda c: values_of(c, EMAIL))
+    external_ref = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    cartera_id = fields.Integer(allow_none=True)
+    cartera = fields.Nested(CarteraBadge, allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ImportArgs(Schema):
+    move = fields.Boolean(
+        load_default=True,
+        metadata={"description": "move contacts whose row names another cartera"},
+    )
+
+
+class RowErrorOut(Schema):
+    row = fields.Integer()
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class ImportOut(Schema):
+    rows = fields.Integer()
+    created = fields.Integer()
+    updated = fields.Integer()
+    moved = fields.Integer()
+    unchanged = fields.Integer()
+    rejected = fields.Integer()
+    errors = fields.List(fields.Nested(RowErrorOut))
+
+
+# ---- audit ------------------------------------------------------------------------------------
+class AuditArgs(SearchArgs):
+    event = fields.String(load_default=None, validate=validate.OneOf(EVENTS))
+    resource_type = fields.String(load_default=None, validate=validate.OneOf(RESOURCE_TYPES))
+    resource_id = fields.Integer(load_default=None)
+    period = fields.String(load_default=None, validate=validate.OneOf(PERIODS))
+    from_ = fields.Date(load_default=None, data_key="from")
+    to = fields.Date(load_default=None)
+
+
+class ActorOut(Schema):
+    user_id = fields.Integer(allow_none=True, attribute="actor_user_id")
+    name = fields.String(attribute="actor_name")
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    occurred_at = fields.DateTime()
+    actor = fields.Function(lambda e: ActorOut().dump(e))
+    event = fields.String()
+    resource_type = fields.String()
+    resource_id = fields.Integer(allow_none=True)
+    resource_name = fields.String(allow_none=True)
+    related_name = fields.String(allow_none=True)
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    details = fields.Dict(allow_none=True)
+    request_id = fields.String(allow_none=True)
+
+
+TeamPage = page_of(TeamOut, "TeamPage")
+AgentPage = page_of(AgentOut, "AgentPage")
+CarteraPage = page_of(CarteraOut, "CarteraPage")
+ContactPage = page_of(ContactOut, "ContactPage")
+AuditPage = page_of(AuditOut, "AuditPage")
+
+
+class HealthOut(Schema):
+    status = fields.String()
+    checks = fields.Dict()

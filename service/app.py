@@ -1,0 +1,84 @@
+"""The composition root: ``create_app`` builds the Flask app from a Config.
+
+Nothing here runs at import time; wsgi.py calls the factory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from service.config import Config
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _secret_key(config: Config, instance: Path) -> str:
+    if config.secret_key:
+        return config.secret_key
+    if not config.embedded and not config.testing:
+        raise RuntimeError("SECRET_KEY must be set when DATABASE_URL points at a server database")
+    # Embedded default: a random key kept beside the SQLite file, made on first run.
+    path = instance / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the app: config, database, migrations, API, logging, CLI."""
+    from service.api import init_api
+    from service.cli import register_cli
+    from service.extensions import db, migrate
+    from service.observability import configure_logging, init_request_logging
+
+    config = config or Config.from_env()
+    app = Flask("service")
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+
+    database_url = config.database_url or f"sqlite:///{instance / 'carteras.db'}"
+    app.config.update(
+        CARTERAS=config,
+        SECRET_KEY=_secret_key(config, instance),
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=config.max_content_length,
+        SQLALCHEMY_DATABASE_URI=database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True}
+        if not database_url.startswith("sqlite")
+        else {"connect_args": {"timeout": 10}},
+        API_TITLE="Carteras",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="/docs/assets/",
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+
+    configure_logging(config.log_level)
+    db.init_app(app)
+    with app.app_context():
+        event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
+
+    init_request_logging(app)
+    init_api(app)
+    register_cli(app)
+    return app

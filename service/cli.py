@@ -1,0 +1,118 @@
+"""Flask CLI commands: tokens, contacts import, worker."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from service.domain import imports, tokens
+from service.domain.actor import system_actor
+from service.domain.errors import DomainError
+from service.extensions import db
+
+tokens_cli = AppGroup("tokens", help="Create, list and revoke API tokens.")
+contacts_cli = AppGroup("contacts", help="Bulk contact operations.")
+
+
+@tokens_cli.command("create")
+@click.option("--role", type=click.Choice(["admin", "coordinator", "agent"]), required=True)
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option("--agent-id", type=int, default=None, help="The agent an agent token acts as.")
+def create_token(role: str, name: str, agent_id: int | None) -> None:
+    """Create an API user and token; the token is printed alone on the last line."""
+    try:
+        issued = tokens.issue_token(
+            db.session(), system_actor("cli:tokens"), name=name, role=role, agent_id=agent_id
+        )
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(
+        f"Token {issued.token.id} for {name!r} (role {role}); store it now, it is not shown again:",
+        err=True,
+    )
+    click.echo(issued.secret)
+
+
+@tokens_cli.command("list")
+def list_tokens() -> None:
+    """List tokens (prefix only)."""
+    for token in tokens.list_tokens(db.session(), system_actor("cli:tokens")):
+        state = "revoked" if token.revoked_at else "active"
+        agent = f" agent={token.user.agent_id}" if token.user.agent_id else ""
+        click.echo(f"{token.id}\t{token.prefix}…\t{token.user.role}{agent}\t{state}\t{token.name}")
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+def revoke_token(token_id: int) -> None:
+    """Revoke a token by id."""
+    try:
+        tokens.revoke_token(db.session(), system_actor("cli:tokens"), token_id)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Token {token_id} revoked.")
+
+
+@contacts_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--move/--no-move", default=True, help="Move contacts to the cartera of their row.")
+def import_contacts(path: Path, move: bool) -> None:
+    """Import contacts from a CSV file (name,phones,emails,external_ref,company,cartera)."""
+    data = path.read_bytes()
+    total = max(data.count(b"\n") - 1, 0) or 1
+    region = current_app.config["CARTERAS"].default_phone_region
+    actor = system_actor("cli:import", request_id=f"cli-{uuid.uuid4().hex[:12]}")
+    stderr = sys.stderr
+    with click.progressbar(length=total, label="Importando contactos", file=stderr) as bar:
+        try:
+            report = imports.import_contacts(
+                db.session(),
+                actor,
+                imports.read_csv(data),
+                region=region,
+                move=move,
+                progress=bar.update,
+            )
+            db.session.commit()
+        except DomainError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from None
+    click.echo(
+        f"rows={report.rows} created={report.created} updated={report.updated} "
+        f"moved={report.moved} unchanged={report.unchanged} rejected={report.rejected}"
+    )
+    for error in report.errors[:50]:
+        click.echo(f"  row {error.row}: {error.field or '-'}: {error.message}", err=True)
+    if len(report.errors) > 50:
+        click.echo(f"  ... and {len(report.errors) - 50} more rejected rows", err=True)
+
+
+@click.command("worker")
+@click.argument("queues", nargs=-1)
+def worker(queues: tuple[str, ...]) -> None:
+    """Run an RQ worker inside the app (needs REDIS_URL)."""
+    from redis import Redis
+    from rq import Worker
+
+    url = current_app.config["CARTERAS"].redis_url
+    if not url:
+        raise click.ClickException(
+            "REDIS_URL is not set; the embedded default runs jobs in-process."
+        )
+    names = list(queues) or ["routing", "relay", "imports", "default"]
+    Worker(names, connection=Redis.from_url(url)).work(with_scheduler=True)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(contacts_cli)
+    app.cli.add_command(worker)

@@ -1,0 +1,131 @@
+"""Configuration read once from the environment into a frozen dataclass.
+
+Nothing else in the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+def parse_boolean(value: str | None, default: bool = False) -> bool:
+    """Read a boolean environment value; raise ValueError on anything ambiguous."""
+    if value is None:
+        return default
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def parse_int(value: str | None, default: int, *, name: str) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the service. ``database_url=None`` means the embedded SQLite file."""
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    default_phone_region: str = "MX"
+    timezone: str = "UTC"
+    log_level: str = "INFO"
+    max_content_length: int = 5 * 1024 * 1024
+    import_max_bytes: int = 64 * 1024 * 1024
+    rocketchat_url: str | None = None
+    rocketchat_user_id: str | None = None
+    rocketchat_auth_token: str | None = None
+    rocketchat_webhook_token: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    twilio_auth_token: str | None = None
+    mailgun_signing_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: str | None = None
+    sendgrid_webhook_user: str | None = None
+    sendgrid_webhook_password: str | None = None
+    public_base_url: str | None = None
+    testing: bool = False
+    extra: Mapping[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+
+        def opt(name: str) -> str | None:
+            value = env.get(name)
+            return value if value and value.strip() else None
+
+        config = cls(
+            database_url=opt("DATABASE_URL"),
+            redis_url=opt("REDIS_URL"),
+            secret_key=opt("SECRET_KEY"),
+            default_phone_region=(opt("DEFAULT_PHONE_REGION") or "MX").upper(),
+            timezone=opt("CARTERAS_TIMEZONE") or "UTC",
+            log_level=(opt("CARTERAS_LOG_LEVEL") or "INFO").upper(),
+            max_content_length=parse_int(
+                env.get("MAX_CONTENT_LENGTH"), 5 * 1024 * 1024, name="MAX_CONTENT_LENGTH"
+            ),
+            import_max_bytes=parse_int(
+                env.get("CARTERAS_IMPORT_MAX_BYTES"),
+                64 * 1024 * 1024,
+                name="CARTERAS_IMPORT_MAX_BYTES",
+            ),
+            rocketchat_url=opt("ROCKETCHAT_URL"),
+            rocketchat_user_id=opt("ROCKETCHAT_USER_ID"),
+            rocketchat_auth_token=opt("ROCKETCHAT_AUTH_TOKEN"),
+            rocketchat_webhook_token=opt("ROCKETCHAT_WEBHOOK_TOKEN"),
+            whatsapp_app_secret=opt("WHATSAPP_APP_SECRET"),
+            whatsapp_verify_token=opt("WHATSAPP_VERIFY_TOKEN"),
+            twilio_auth_token=opt("TWILIO_AUTH_TOKEN"),
+            mailgun_signing_key=opt("MAILGUN_SIGNING_KEY"),
+            postmark_webhook_user=opt("POSTMARK_WEBHOOK_USER"),
+            postmark_webhook_password=opt("POSTMARK_WEBHOOK_PASSWORD"),
+            sendgrid_webhook_user=opt("SENDGRID_WEBHOOK_USER"),
+            sendgrid_webhook_password=opt("SENDGRID_WEBHOOK_PASSWORD"),
+            public_base_url=opt("PUBLIC_BASE_URL"),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Fail fast on settings that would only break later, at the first request."""
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"CARTERAS_TIMEZONE is not a known time zone: {self.timezone!r}"
+            ) from None
+        import phonenumbers
+
+        if self.default_phone_region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"DEFAULT_PHONE_REGION is not a phone region: {self.default_phone_region!r}"
+            )
+
+    @property
+    def embedded(self) -> bool:
+        """True on the embedded default: SQLite file under instance/, no servers."""
+        return self.database_url is None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def with_overrides(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]

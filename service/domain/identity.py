@@ -1,0 +1,78 @@
+"""Normalize the addresses people write (phones, emails) into one canonical form each.
+
+Phones become E.164 through ``phonenumbers``; emails are validated and lower-cased.
+Pure functions: no database, no Flask.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+PHONE: Final = "phone"
+EMAIL: Final = "email"
+
+_DIGITS = re.compile(r"\D+")
+
+
+class BadAddress(ValueError):
+    """The text is not a usable phone number or email address."""
+
+
+def _mexico_legacy_mobile(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    # Mexico dropped the mobile "1" after +52 in 2019, but WhatsApp ids and old address
+    # books still carry it (5215512345678): +52 1 55 ... and +52 55 ... are the same line.
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        return phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
+    return number
+
+
+def _parse(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    number = _mexico_legacy_mobile(number)
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def normalize_phone(raw: str, region: str) -> str:
+    """E.164 form of a phone written in any usual way.
+
+    National forms use *region* (e.g. ``MX``: ``55 1234 5678`` -> ``+525512345678``); bare
+    international digits without ``+`` (WhatsApp ids such as ``5215512345678``) are accepted.
+
+    :raise BadAddress: not a valid phone number.
+    """
+    text = raw.strip()
+    if not text:
+        raise BadAddress("is empty")
+    number = _parse(text, region)
+    digits = _DIGITS.sub("", text)
+    if number is None and not text.startswith("+") and len(digits) >= 8:
+        number = _parse("+" + digits.removeprefix("00"), region)
+    if number is None:
+        raise BadAddress(f"{raw!r} is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(raw: str) -> str:
+    """Lower-cased, syntax-checked email address (no DNS look-up).
+
+    :raise BadAddress: not a valid email address.
+    """
+    text = raw.strip()
+    try:
+        info = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise BadAddress(f"{raw!r} is not a valid email address: {exc}") from None
+    return info.normalized.lower()
+
+
+def phone_digits(text: str) -> str:
+    """Only the digits of *text*: used to search phones written in any form."""
+    return _DIGITS.sub("", text)

@@ -1,0 +1,432 @@
+"""CSV import and export of contacts (columns ``name,phones,emails,external_ref,company,cartera``).
+
+The import parses every row, looks existing contacts up in batches, then writes in bulk, so
+100k rows fit in one request. Bad rows are reported and skipped; the rest land in the
+caller's transaction with one ``imported`` audit event plus one ``contact_moved`` per move.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_manager, visible_contacts
+from service.domain.actor import Actor
+from service.domain.errors import Invalid
+from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
+from service.domain.names import name_key
+from service.models import AuditEvent, Cartera, Contact, ContactIdentity
+from service.models.types import utcnow
+
+COLUMNS: Final = ("name", "phones", "emails", "external_ref", "company", "cartera")
+BATCH: Final = 500
+# Spreadsheets run cells starting with these as formulas; exports prefix them with "'".
+_FORMULA_START: Final = ("=", "+", "-", "@")
+
+Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one this file creates
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    moved: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    line: int
+    name: str
+    pairs: list[tuple[str, str]]
+    ref: str | None
+    company: str | None
+    cartera: str | None
+
+
+@dataclass
+class _State:
+    name: str
+    company: str | None
+    ref: str | None
+    cartera_id: int | None
+    pairs: set[tuple[str, str]]
+    new_pairs: list[tuple[str, str]] = field(default_factory=list)
+    dirty: bool = False
+
+
+class _Reject(Exception):
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Spreadsheets on Spanish-language Windows save CSV as Windows-1252.
+        return data.decode("cp1252", errors="replace")
+
+
+def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs of a CSV; ``,`` or ``;`` delimited.
+
+    :raise Invalid: empty file, no ``name`` column, or unknown columns.
+    """
+    text = _decode(data)
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if not header:
+        raise Invalid("The CSV is empty.", {"fields": {"file": ["empty"]}})
+    unknown = [h for h in header if h not in COLUMNS]
+    if "name" not in header or unknown:
+        raise Invalid(
+            f"The CSV header must use the columns {', '.join(COLUMNS)} ('name' is required).",
+            {
+                "fields": {"header": [f"unknown columns: {unknown}" if unknown else "no name"]},
+                "expected": list(COLUMNS),
+            },
+        )
+    reader.fieldnames = header
+    for row in reader:
+        yield reader.line_num, {k: (v or "") for k, v in row.items() if k in COLUMNS}
+
+
+def _unescape(value: str) -> str:
+    text = value.strip()
+    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
+
+
+def _parse(line: int, row: dict[str, str], region: str) -> _Row:
+    name = " ".join(_unescape(row.get("name", "")).split())
+    if not name:
+        raise _Reject("name", "name is empty")
+    if len(name) > 200:
+        raise _Reject("name", "name is longer than 200 characters")
+    pairs: list[tuple[str, str]] = []
+    for kind, column in ((PHONE, "phones"), (EMAIL, "emails")):
+        for raw in row.get(column, "").split(";"):
+            if not raw.strip():
+                continue
+            try:
+                value = normalize_phone(raw, region) if kind == PHONE else normalize_email(raw)
+            except BadAddress as exc:
+                raise _Reject(column, str(exc)) from None
+            if (kind, value) not in pairs:
+                pairs.append((kind, value))
+    return _Row(
+        line=line,
+        name=name,
+        pairs=pairs,
+        ref=_unescape(row.get("external_ref", "")) or None,
+        company=_unescape(row.get("company", "")) or None,
+        cartera=_unescape(row.get("cartera", "")) or None,
+    )
+
+
+def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+class _Importer:
+    def __init__(self, session: Session, actor: Actor, move: bool) -> None:
+        self.session, self.actor, self.move = session, actor, move
+        self.report = ImportReport()
+        self.by_pair: dict[tuple[str, str], Key] = {}
+        self.by_ref: dict[str, Key] = {}
+        self.state: dict[Key, _State] = {}
+        self.new_keys: list[Key] = []
+        self.moves: list[tuple[Key, int | None, int]] = []
+        self.carteras = {
+            key: (cid, name)
+            for cid, name, key in session.execute(
+                select(Cartera.id, Cartera.name, Cartera.name_key)
+            )
+        }
+
+    def preload(self, rows: Sequence[_Row]) -> None:
+        values = {v for r in rows for _, v in r.pairs}
+        refs = {r.ref for r in rows if r.ref}
+        ids: set[int] = set()
+        for chunk in _chunks(values):
+            for kind, value, cid in self.session.execute(
+                select(
+                    ContactIdentity.kind, ContactIdentity.value, ContactIdentity.contact_id
+                ).where(ContactIdentity.value.in_(chunk))
+            ):
+                self.by_pair[(kind, value)] = cid
+                ids.add(cid)
+        for chunk in _chunks(refs):
+            for ref, cid in self.session.execute(
+                select(Contact.external_ref, Contact.id).where(Contact.external_ref.in_(chunk))
+            ):
+                self.by_ref[ref or ""] = cid
+                ids.add(cid)
+        for chunk in _chunks(ids):
+            for cid, name, company, ref, cartera_id in self.session.execute(
+                select(
+                    Contact.id,
+                    Contact.name,
+                    Contact.company,
+                    Contact.external_ref,
+                    Contact.cartera_id,
+                ).where(Contact.id.in_(chunk))
+            ):
+                self.state[cid] = _State(name, company, ref, cartera_id, set())
+            for cid, kind, value in self.session.execute(
+                select(
+                    ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value
+                ).where(ContactIdentity.contact_id.in_(chunk))
+            ):
+                self.state[cid].pairs.add((kind, value))
+
+    def apply(self, row: _Row) -> None:
+        target: int | None = None
+        if row.cartera is not None:
+            found = self.carteras.get(name_key(row.cartera))
+            if found is None:
+                raise _Reject("cartera", f"no cartera named {row.cartera!r}")
+            target = found[0]
+        matches = {self.by_pair[p] for p in row.pairs if p in self.by_pair}
+        if row.ref in self.by_ref:
+            matches.add(self.by_ref[row.ref or ""])
+        if len(matches) > 1:
+            raise _Reject(None, "its phones, emails and external_ref belong to different contacts")
+        if not matches:
+            key: Key = ("new", len(self.new_keys))
+            self.new_keys.append(key)
+            self.state[key] = _State(
+                row.name, row.company, row.ref, target, set(row.pairs), new_pairs=list(row.pairs)
+            )
+            self._index(key, row)
+            self.report.created += 1
+            return
+        self._update(matches.pop(), row, target)
+
+    def _update(self, key: Key, row: _Row, target: int | None) -> None:
+        st = self.state[key]
+        if row.ref and st.ref and row.ref != st.ref:
+            raise _Reject("external_ref", f"the matching contact has external_ref {st.ref!r}")
+        moved = target is not None and st.cartera_id is not None and target != st.cartera_id
+        if moved and not self.move:
+            raise _Reject("cartera", "the contact is in another cartera (import with move)")
+        changed = False
+        for attr, value in (("name", row.name), ("company", row.company), ("ref", row.ref)):
+            if value is not None and getattr(st, attr) != value:
+                setattr(st, attr, value)
+                changed = True
+        fresh = [p for p in row.pairs if p not in st.pairs]
+        st.pairs.update(fresh)
+        st.new_pairs.extend(fresh)
+        if target is not None and target != st.cartera_id:
+            if moved:
+                self.moves.append((key, st.cartera_id, target))
+            st.cartera_id = target
+            changed = True
+        self._index(key, row)
+        st.dirty = st.dirty or changed
+        if moved:
+            self.report.moved += 1
+        elif changed or fresh:
+            self.report.updated += 1
+        else:
+            self.report.unchanged += 1
+
+    def _index(self, key: Key, row: _Row) -> None:
+        for pair in row.pairs:
+            self.by_pair[pair] = key
+        if row.ref:
+            self.by_ref[row.ref] = key
+
+    def write(self) -> dict[Key, int]:
+        now = utcnow()
+        ids: dict[Key, int] = {k: k for k in self.state if isinstance(k, int)}
+        for chunk in _chunks(self.new_keys):
+            result = self.session.execute(
+                insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "name": self.state[k].name,
+                        "company": self.state[k].company,
+                        "external_ref": self.state[k].ref,
+                        "cartera_id": self.state[k].cartera_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for k in chunk
+                ],
+            )
+            ids.update(zip(chunk, result.scalars().all(), strict=True))
+        dirty = [k for k in self.state if isinstance(k, int) and self.state[k].dirty]
+        for chunk in _chunks(dirty):
+            self.session.execute(
+                update(Contact),
+                [
+                    {
+                        "id": k,
+                        "name": self.state[k].name,
+                        "company": self.state[k].company,
+                        "external_ref": self.state[k].ref,
+                        "cartera_id": self.state[k].cartera_id,
+                        "updated_at": now,
+                    }
+                    for k in chunk
+                ],
+            )
+        identities = [
+            {"contact_id": ids[k], "kind": kind, "value": value, "created_at": now}
+            for k, st in self.state.items()
+            for kind, value in st.new_pairs
+        ]
+        for chunk in _chunks(identities):
+            self.session.execute(insert(ContactIdentity), chunk)
+        return ids
+
+
+def import_contacts(
+    session: Session,
+    actor: Actor,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    *,
+    region: str,
+    move: bool = True,
+    progress: Callable[[int], object] | None = None,
+) -> ImportReport:
+    """Create or update contacts from CSV rows; see the module docstring.
+
+    Rows match existing contacts by external_ref, then by phone or email. A row naming a
+    cartera puts the contact there (a move when it was in another, if *move*).
+
+    :raise Invalid: the header is wrong (nothing is imported).
+    :raise Forbidden: agents cannot import.
+    """
+    require_manager(actor)
+    importer = _Importer(session, actor, move)
+    report = importer.report
+    parsed: list[_Row] = []
+    for line, raw in rows:
+        report.rows += 1
+        try:
+            parsed.append(_parse(line, raw, region))
+        except _Reject as exc:
+            report.errors.append(RowError(line, exc.field, exc.message))
+        if progress is not None:
+            progress(1)
+    importer.preload(parsed)
+    for row in parsed:
+        try:
+            importer.apply(row)
+        except _Reject as exc:
+            report.errors.append(RowError(row.line, exc.field, exc.message))
+    report.rejected = len(report.errors)
+    report.errors.sort(key=lambda e: e.row)
+    ids = importer.write()
+    _audit(session, actor, importer, ids)
+    return report
+
+
+def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, int]) -> None:
+    report = importer.report
+    counts = {
+        k: getattr(report, k)
+        for k in ("rows", "created", "updated", "moved", "unchanged", "rejected")
+    }
+    audit.record(session, actor, "imported", "contact", None, "CSV import", after=counts)
+    names = dict(importer.carteras.values())
+    now = utcnow()
+    moves = [
+        {
+            "occurred_at": now,
+            "actor_user_id": actor.user_id,
+            "actor_name": actor.name,
+            "event": "contact_moved",
+            "resource_type": "cartera",
+            "resource_id": new,
+            "resource_name": names.get(new),
+            "related_name": importer.state[key].name,
+            "before": {"contact_id": ids[key], "cartera_id": old, "cartera": names.get(old or -1)},
+            "after": {"contact_id": ids[key], "cartera_id": new, "cartera": names.get(new)},
+            "details": {"source": "import"},
+            "request_id": actor.request_id,
+        }
+        for key, old, new in importer.moves
+    ]
+    for chunk in _chunks(moves):
+        session.execute(insert(AuditEvent), chunk)
+
+
+def _cell(value: str | None) -> str:
+    text = value or ""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_csv(session: Session, actor: Actor) -> Iterator[str]:
+    """The visible contacts as CSV text chunks, header first, by id (keyset paging)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    last = 0
+    while True:
+        rows = (
+            session.execute(
+                select(
+                    Contact.id, Contact.name, Contact.external_ref, Contact.company, Cartera.name
+                )
+                .outerjoin(Cartera, Contact.cartera_id == Cartera.id)
+                .where(Contact.id > last, visible_contacts(actor))
+                .order_by(Contact.id)
+                .limit(2000)
+            )
+            
+            .all()
+        )
+        if not rows:
+            break
+        identities: dict[int, dict[str, list[str]]] = {}
+        for cid, kind, value in session.execute(
+            select(ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value)
+            .where(ContactIdentity.contact_id.in_([r[0] for r in rows]))
+            .order_by(ContactIdentity.id)
+        ):
+            identities.setdefault(cid, {}).setdefault(kind, []).append(value)
+        for cid, name, ref, company, cartera in rows:
+            found = identities.get(cid, {})
+            writer.writerow(
+                [
+                    _cell(name),
+                    ";".join(found.get(PHONE, [])),
+                    ";".join(found.get(EMAIL, [])),
+                    _cell(ref),
+                    _cell(company),
+                    _cell(cartera),
+                ]
+            )
+        last = rows[-1][0]
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()

@@ -1,0 +1,175 @@
+"""Which cartera a contact is in: add, move, remove (domain rules 2 and 7).
+
+Every change is a compare-and-set UPDATE (``WHERE cartera_id IS <what we read>``), so two
+requests racing to put one contact in two carteras end with one assignment and one Conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_manager
+from service.domain.actor import Actor
+from service.domain.carteras import get_cartera
+from service.domain.errors import Conflict, Invalid, NotFound
+from service.models import Cartera, Contact
+from service.models.types import utcnow
+
+Change = Literal["added", "moved", "removed", "unchanged"]
+
+
+def _conflict_detail(session: Session, contacts: Iterable[Contact]) -> list[dict[str, object]]:
+    names = dict(
+        session.execute(
+            select(Cartera.id, Cartera.name).where(
+                Cartera.id.in_({c.cartera_id for c in contacts if c.cartera_id is not None})
+            )
+        )
+        
+        .all()
+    )
+    return [
+        {
+            "contact_id": c.id,
+            "contact_name": c.name,
+            "cartera_id": c.cartera_id,
+            "cartera_name": names.get(c.cartera_id or -1),
+        }
+        for c in contacts
+    ]
+
+
+def _in_other(session: Session, contacts: list[Contact]) -> Conflict:
+    return Conflict(
+        'Some contacts already belong to another cartera; send "move": true to move them.',
+        {"contacts": _conflict_detail(session, contacts)},
+    )
+
+
+def assign(
+    session: Session,
+    actor: Actor,
+    contact: Contact,
+    target: Cartera | None,
+    *,
+    move: bool,
+    audit_event: bool = True,
+) -> Change:
+    """Put *contact* in *target* (None = no cartera) and audit what happened.
+
+    :raise Conflict: the contact is in another cartera and *move* is false, or another
+        request changed its cartera meanwhile (the caller may retry).
+    """
+    old_id = contact.cartera_id
+    new_id = target.id if target is not None else None
+    if old_id == new_id:
+        return "unchanged"
+    if old_id is not None and new_id is not None and not move:
+        raise _in_other(session, [contact])
+    old = session.get(Cartera, old_id) if old_id is not None else None
+    guard = Contact.cartera_id.is_(None) if old_id is None else Contact.cartera_id == old_id
+    result = session.execute(
+        update(Contact)
+        .where(Contact.id == contact.id, guard)
+        .values(cartera_id=new_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.refresh(contact)
+        raise Conflict(
+            "The contact's cartera was changed by another request; reload and try again.",
+            {"contacts": _conflict_detail(session, [contact])},
+        )
+    session.expire(contact, ["cartera_id", "cartera", "updated_at"])
+    change: Change = "added" if old is None else ("removed" if target is None else "moved")
+    if audit_event:
+        where = target if target is not None else old
+        assert where is not None
+        audit.record(
+            session,
+            actor,
+            f"contact_{change}",
+            "cartera",
+            where.id,
+            where.name,
+            related_name=contact.name,
+            before={
+                "contact_id": contact.id,
+                "cartera_id": old_id,
+                "cartera": old.name if old else None,
+            },
+            after={
+                "contact_id": contact.id,
+                "cartera_id": new_id,
+                "cartera": target.name if target else None,
+            },
+        )
+    return change
+
+
+@dataclass
+class AddResult:
+    added: list[int] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+
+
+def add_contacts(
+    session: Session, actor: Actor, cartera_id: int, contact_ids: Iterable[int], *, move: bool
+) -> AddResult:
+    """Add contacts to a cartera; all or nothing.
+
+    :raise NotFound: no such cartera.
+    :raise Invalid: unknown contact ids, or none given.
+    :raise Conflict: some are in another cartera and *move* is false (the details list them
+        with their current cartera), or a concurrent change won the race.
+    """
+    require_manager(actor)
+    cartera = get_cartera(session, actor, cartera_id)
+    wanted = list(dict.fromkeys(contact_ids))
+    if not wanted:
+        raise Invalid.field("contact_ids", "must list at least one contact id")
+    contacts = list(
+        session.scalars(select(Contact).where(Contact.id.in_(wanted)).order_by(Contact.id))
+    )
+    missing = sorted(set(wanted) - {c.id for c in contacts})
+    if missing:
+        raise Invalid(
+            f"contact_ids: unknown contacts {missing}",
+            {
+                "fields": {"contact_ids": [f"unknown contacts {missing}"]},
+                "missing_contact_ids": missing,
+            },
+        )
+    others = [c for c in contacts if c.cartera_id not in (None, cartera.id)]
+    if others and not move:
+        raise _in_other(session, others)
+    result = AddResult()
+    for contact in contacts:
+        change = assign(session, actor, contact, cartera, move=move)
+        {"added": result.added, "moved": result.moved}.get(change, result.unchanged).append(
+            contact.id
+        )
+    return result
+
+
+def remove_contact(session: Session, actor: Actor, cartera_id: int, contact_id: int) -> None:
+    """Take a contact out of a cartera (it keeps its history and is routed by default rules).
+
+    :raise NotFound: no such cartera, or the contact is not in it.
+    """
+    require_manager(actor)
+    cartera = get_cartera(session, actor, cartera_id)
+    contact = session.get(Contact, contact_id)
+    if contact is None or contact.cartera_id != cartera.id:
+        raise NotFound(
+            f"Contact {contact_id} is not in cartera {cartera_id}.",
+            {"contact_id": contact_id, "cartera_id": cartera_id},
+        )
+    assign(session, actor, contact, None, move=True)

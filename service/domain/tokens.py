@@ -1,0 +1,116 @@
+"""API users and bearer tokens: issue (shown once), verify (by SHA-256), revoke."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_admin
+from service.domain.actor import ROLES, Actor
+from service.domain.errors import Invalid, NotFound
+from service.domain.names import clean_name
+from service.domain.org import get_agent
+from service.models import ApiToken, User
+from service.models.types import utcnow
+
+PREFIX = "crt_"
+
+
+def hash_token(raw: str) -> str:
+    # Tokens carry 256 random bits, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str
+
+
+def issue_token(
+    session: Session, actor: Actor, *, name: str, role: str, agent_id: int | None = None
+) -> IssuedToken:
+    """Create an API user named *name* with *role* and one token for it.
+
+    :raise Invalid: unknown role; an agent token without an existing agent.
+    :raise Forbidden: the actor is not an admin.
+    """
+    require_admin(actor)
+    name = clean_name(name)
+    if role not in ROLES:
+        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+    if role == "agent":
+        if agent_id is None:
+            raise Invalid.field("agent_id", "an agent token needs --agent-id")
+        try:
+            get_agent(session, agent_id)
+        except NotFound:
+            raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
+    elif agent_id is not None:
+        raise Invalid.field("agent_id", "only agent tokens are tied to an agent")
+    user = User(name=name, role=role, agent_id=agent_id, active=True)
+    session.add(user)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "created",
+        "token",
+        token.id,
+        name,
+        after={"role": role, "agent_id": agent_id, "prefix": token.prefix, "user_id": user.id},
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+def authenticate(session: Session, raw: str) -> Actor | None:
+    """The actor behind a bearer token, or None when it is unknown, revoked or inactive."""
+    if not raw.startswith(PREFIX):
+        return None
+    row = session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(raw))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or not user.active:
+        return None
+    role = next(r for r in ROLES if r == user.role)
+    return Actor(user_id=user.id, name=user.name, role=role, agent_id=user.agent_id)
+
+
+def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:
+    require_admin(actor)
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
+    """:raise NotFound: no such token."""
+    require_admin(actor)
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"Token {token_id} does not exist.", {"token_id": token_id})
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            "deleted",
+            "token",
+            token.id,
+            token.name,
+            before={"prefix": token.prefix, "revoked": False},
+            after={"revoked": True},
+        )
+    return token

@@ -1,0 +1,1 @@
+"""Background jobs (RQ entry points); the edges enqueue through jobs.enqueue only."""

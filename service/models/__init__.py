@@ -1,0 +1,20 @@
+"""SQLAlchemy models, one module per aggregate: columns, constraints and indexes only."""
+
+from service.models.audit import AuditEvent, AuditLogIsAppendOnly
+from service.models.cartera import Cartera
+from service.models.contact import Contact, ContactIdentity
+from service.models.org import Agent, Team, agent_teams
+from service.models.user import ApiToken, User
+
+__all__ = [
+    "Agent",
+    "ApiToken",
+    "AuditEvent",
+    "AuditLogIsAppendOnly",
+    "Cartera",
+    "Contact",
+    "ContactIdentity",
+    "Team",
+    "User",
+    "agent_teams",
+]

@@ -1,0 +1,77 @@
+"""Structured JSON logs: a request id on every request and one access line per request.
+
+No personal data at INFO: the access line carries method, route, status, timing and ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+from pythonjsonlogger.json import JsonFormatter
+
+access_log = logging.getLogger("carteras.access")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps the current request id (when there is one) on every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            from flask import has_request_context
+
+            record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_carteras", False) for h in root.handlers):
+        root.setLevel(level)
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "{asctime}{levelname}{name}{message}",
+            style="{",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    handler.addFilter(RequestIdFilter())
+    handler._carteras = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_request_logging(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        request_id = g.get("request_id")
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
+        started = g.get("started")
+        actor = g.get("actor")
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "route": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started
+                else None,
+                "user_id": actor.user_id if actor else None,
+            },
+        )
+        return response

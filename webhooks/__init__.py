@@ -1,0 +1,1 @@
+"""Channel webhook receivers: verify, parse and normalize provider payloads."""
