@@ -31,7 +31,9 @@ def unavailable(what: str, reason: str) -> None:
     message = f"{what} is not reachable ({reason})"
     if REQUIRE_SERVICES:
         pytest.fail(f"{message} and REQUIRE_SERVICES=1", pytrace=False)
-    pytest.skip(f"{message}; set TEST_DATABASE_URL or start it (REQUIRE_SERVICES=1 makes this fail)")
+    pytest.skip(
+        f"{message}; set TEST_DATABASE_URL or start it (REQUIRE_SERVICES=1 makes this fail)"
+    )
 
 
 def _prepare_postgres(url: str) -> None:
@@ -79,9 +81,7 @@ class Backend:
                 assert self.template and self.file
                 shutil.copyfile(self.template, self.file)
             else:
-                tables = ", ".join(
-                    t.name for t in db.metadata.sorted_tables
-                )
+                tables = ", ".join(t.name for t in db.metadata.sorted_tables)
                 with db.engine.begin() as conn:
                     # TRUNCATE does not fire the audit log's row triggers: tests only.
                     conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

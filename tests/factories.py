@@ -43,16 +43,19 @@ class Make:
         data = {"name": name, "icon": icon, "team_id": team_id, "agent_id": agent_id, **fields}
         return self._run(lambda: carteras.create_cartera(db.session(), ACTOR, data))
 
-    def contact(self, name: str = "Juan Pérez", cartera_id: int | None = None, **fields: Any) -> int:
+    def contact(
+        self, name: str = "Juan Pérez", cartera_id: int | None = None, **fields: Any
+    ) -> int:
         data = {"name": name, "cartera_id": cartera_id, **fields}
-        return self._run(
-            lambda: contacts.create_contact(db.session(), ACTOR, data, region="MX")
-        )
+        return self._run(lambda: contacts.create_contact(db.session(), ACTOR, data, region="MX"))
 
     def token(self, role: str, name: str | None = None, agent_id: int | None = None) -> str:
         with self.app.app_context():
             issued = tokens.issue_token(
-                db.session(), system_actor("tests"), name=name or f"{role}-user", role=role,
+                db.session(),
+                system_actor("tests"),
+                name=name or f"{role}-user",
+                role=role,
                 agent_id=agent_id,
             )
             db.session.commit()

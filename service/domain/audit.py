@@ -11,12 +11,13 @@ from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain.access import require_manager
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
+from service.domain.names import fold, search_key
 from service.domain.pagination import Page, paginate
 from service.domain.periods import dates_range, period_range
 from service.models import AuditEvent
@@ -58,6 +59,7 @@ def record(
         resource_id=resource_id,
         resource_name=resource_name,
         related_name=related_name,
+        search_key=search_key(actor.name, resource_name, related_name),
         before=dict(before) if before is not None else None,
         after=dict(after) if after is not None else None,
         details=dict(details) if details is not None else None,
@@ -111,13 +113,7 @@ def search(
     stmt = select(AuditEvent)
     if query.q:
         text = query.q.strip()
-        stmt = stmt.where(
-            or_(
-                AuditEvent.actor_name.icontains(text, autoescape=True),
-                AuditEvent.resource_name.icontains(text, autoescape=True),
-                AuditEvent.related_name.icontains(text, autoescape=True),
-            )
-        )
+        stmt = stmt.where(AuditEvent.search_key.contains(fold(text), autoescape=True))
     if query.event:
         if query.event not in EVENTS:
             raise Invalid.field("event", f"must be one of {', '.join(EVENTS)}")

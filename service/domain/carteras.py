@@ -14,7 +14,7 @@ from service.domain import audit
 from service.domain.access import require_manager, visible_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, Invalid, NotFound
-from service.domain.names import clean_name, name_key, optional_text
+from service.domain.names import clean_name, fold, name_key, optional_text, search_key
 from service.domain.org import get_agent, get_team
 from service.domain.pagination import Page, paginate
 from service.models import Cartera, Contact
@@ -69,11 +69,7 @@ def list_carteras(
     stmt = select(Cartera, contact_count_of(Cartera.id)).where(visible_carteras(actor))
     if filters.q:
         text = filters.q.strip()
-        stmt = stmt.where(
-            Cartera.name.icontains(text, autoescape=True)
-            | Cartera.region.icontains(text, autoescape=True)
-            | Cartera.description.icontains(text, autoescape=True)
-        )
+        stmt = stmt.where(Cartera.search_key.contains(fold(text), autoescape=True))
     if filters.active is not None:
         stmt = stmt.where(Cartera.active.is_(filters.active))
     if filters.team_id is not None:
@@ -106,6 +102,7 @@ def _apply(session: Session, cartera: Cartera, data: Mapping[str, Any]) -> None:
             setattr(cartera, field, optional_text(data[field]))
     if "active" in data:
         cartera.active = bool(data["active"])
+    cartera.search_key = search_key(cartera.name, cartera.region, cartera.description)
     _apply_owners(session, cartera, data)
 
 

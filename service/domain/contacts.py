@@ -25,7 +25,7 @@ from service.domain.identity import (
     phone_digits,
 )
 from service.domain.membership import assign
-from service.domain.names import clean_name, optional_text
+from service.domain.names import clean_name, fold, optional_text, search_key
 from service.domain.pagination import Page, paginate
 from service.models import Contact, ContactIdentity
 
@@ -124,6 +124,7 @@ def _apply(session: Session, contact: Contact, data: Mapping[str, Any], region: 
     for field in ("company", "notes"):
         if field in data:
             setattr(contact, field, optional_text(data[field]))
+    contact.search_key = search_key(contact.name, contact.company, contact.external_ref)
     if "phones" in data or "emails" in data:
         current = snapshot(contact)
         pairs = normalize_identities(
@@ -167,9 +168,7 @@ def search_condition(q: str, region: str) -> ColumnElement[bool]:
                 )
             )
     return or_(
-        Contact.name.icontains(text, autoescape=True),
-        Contact.company.icontains(text, autoescape=True),
-        Contact.external_ref.icontains(text, autoescape=True),
+        Contact.search_key.contains(fold(text), autoescape=True),
         Contact.id.in_(select(ContactIdentity.contact_id).where(or_(*identity))),
     )
 

@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import insert, select, update
@@ -21,7 +22,7 @@ from service.domain.access import require_manager, visible_contacts
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
 from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
-from service.domain.names import name_key
+from service.domain.names import name_key, search_key
 from service.models import AuditEvent, Cartera, Contact, ContactIdentity
 from service.models.types import utcnow
 
@@ -261,40 +262,30 @@ class _Importer:
         if row.ref:
             self.by_ref[row.ref] = key
 
+    def _columns(self, key: Key, now: datetime) -> dict[str, Any]:
+        st = self.state[key]
+        return {
+            "name": st.name,
+            "company": st.company,
+            "external_ref": st.ref,
+            "cartera_id": st.cartera_id,
+            "search_key": search_key(st.name, st.company, st.ref),
+            "updated_at": now,
+        }
+
     def write(self) -> dict[Key, int]:
         now = utcnow()
         ids: dict[Key, int] = {k: k for k in self.state if isinstance(k, int)}
         for chunk in _chunks(self.new_keys):
             result = self.session.execute(
                 insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
-                [
-                    {
-                        "name": self.state[k].name,
-                        "company": self.state[k].company,
-                        "external_ref": self.state[k].ref,
-                        "cartera_id": self.state[k].cartera_id,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for k in chunk
-                ],
+                [{**self._columns(k, now), "created_at": now} for k in chunk],
             )
             ids.update(zip(chunk, result.scalars().all(), strict=True))
         dirty = [k for k in self.state if isinstance(k, int) and self.state[k].dirty]
         for chunk in _chunks(dirty):
             self.session.execute(
-                update(Contact),
-                [
-                    {
-                        "id": k,
-                        "name": self.state[k].name,
-                        "company": self.state[k].company,
-                        "external_ref": self.state[k].ref,
-                        "cartera_id": self.state[k].cartera_id,
-                        "updated_at": now,
-                    }
-                    for k in chunk
-                ],
+                update(Contact), [{**self._columns(k, now), "id": k} for k in chunk]
             )
         identities = [
             {"contact_id": ids[k], "kind": kind, "value": value, "created_at": now}
@@ -367,6 +358,7 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
             "resource_id": new,
             "resource_name": names.get(new),
             "related_name": importer.state[key].name,
+            "search_key": search_key(actor.name, names.get(new), importer.state[key].name),
             "before": {"contact_id": ids[key], "cartera_id": old, "cartera": names.get(old or -1)},
             "after": {"contact_id": ids[key], "cartera_id": new, "cartera": names.get(new)},
             "details": {"source": "import"},
@@ -390,19 +382,13 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
     writer.writerow(COLUMNS)
     last = 0
     while True:
-        rows = (
-            session.execute(
-                select(
-                    Contact.id, Contact.name, Contact.external_ref, Contact.company, Cartera.name
-                )
-                .outerjoin(Cartera, Contact.cartera_id == Cartera.id)
-                .where(Contact.id > last, visible_contacts(actor))
-                .order_by(Contact.id)
-                .limit(2000)
-            )
-            
-            .all()
-        )
+        rows = session.execute(
+            select(Contact.id, Contact.name, Contact.external_ref, Contact.company, Cartera.name)
+            .outerjoin(Cartera, Contact.cartera_id == Cartera.id)
+            .where(Contact.id > last, visible_contacts(actor))
+            .order_by(Contact.id)
+            .limit(2000)
+        ).all()
         if not rows:
             break
         identities: dict[int, dict[str, list[str]]] = {}

@@ -30,9 +30,7 @@ def _conflict_detail(session: Session, contacts: Iterable[Contact]) -> list[dict
             select(Cartera.id, Cartera.name).where(
                 Cartera.id.in_({c.cartera_id for c in contacts if c.cartera_id is not None})
             )
-        )
-        
-        .all()
+        ).all()
     )
     return [
         {

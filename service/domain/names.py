@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from service.domain.errors import Invalid
 
 
@@ -26,3 +28,20 @@ def optional_text(value: str | None) -> str | None:
         return None
     text = value.strip()
     return text or None
+
+
+def fold(text: str | None) -> str:
+    """Case- and accent-insensitive form for search: ``"José PÉREZ"`` -> ``"jose perez"``.
+
+    Kept in ``search_key`` columns so search behaves the same on SQLite (whose LOWER()
+    folds ASCII only) and PostgreSQL.
+    """
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+def search_key(*parts: str | None) -> str:
+    return " | ".join(fold(p) for p in parts if p)

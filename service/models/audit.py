@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, event
+from sqlalchemy import JSON, Index, String, Text, event
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
 from service.extensions import Base
@@ -35,6 +35,8 @@ class AuditEvent(Base):
     resource_name: Mapped[str | None] = mapped_column(String(200))
     # The other party of a membership event (the contact added to a cartera), searchable too.
     related_name: Mapped[str | None] = mapped_column(String(200))
+    # Folded (case- and accent-free) text the list search matches; see domain.names.fold.
+    search_key: Mapped[str] = mapped_column(Text, default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

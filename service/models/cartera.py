@@ -27,6 +27,8 @@ class Cartera(Base):
     color: Mapped[str | None] = mapped_column(String(7))
     region: Mapped[str | None] = mapped_column(String(120))
     description: Mapped[str | None] = mapped_column(Text)
+    # Folded (case- and accent-free) text the list search matches; see domain.names.fold.
+    search_key: Mapped[str] = mapped_column(Text, default="")
     team_id: Mapped[int | None] = mapped_column(
         ForeignKey("teams.id", ondelete="RESTRICT"), index=True
     )

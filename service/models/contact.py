@@ -21,6 +21,8 @@ class Contact(Base):
     external_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
     company: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
+    # Folded (case- and accent-free) text the list search matches; see domain.names.fold.
+    search_key: Mapped[str] = mapped_column(Text, default="")
     # One column, so a contact is in at most one cartera by construction (domain rule 2).
     cartera_id: Mapped[int | None] = mapped_column(
         ForeignKey("carteras.id", ondelete="RESTRICT"), index=True

@@ -1,0 +1,46 @@
+"""Phones and emails people write, normalized to one canonical form."""
+
+import pytest
+
+from service.domain.identity import BadAddress, normalize_email, normalize_phone, phone_digits
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("+52 55 1234 5678", "MX", "+525512345678"),
+        ("55 1234 5678", "MX", "+525512345678"),
+        ("(55) 1234-5678", "MX", "+525512345678"),
+        ("0052 55 1234 5678", "MX", "+525512345678"),
+        # WhatsApp ids: international digits without "+", Mexico's legacy mobile "1".
+        ("5215512345678", "MX", "+525512345678"),
+        ("+52 1 55 1234 5678", "MX", "+525512345678"),
+        ("525512345678", "AR", "+525512345678"),
+        # Argentina: the national "15" mobile form becomes the international "9".
+        ("011 15 2345-6789", "AR", "+5491123456789"),
+        ("5491123456789", "MX", "+5491123456789"),
+        ("+1 (415) 555-2671", "MX", "+14155552671"),
+    ],
+)
+def test_phone_in_any_written_form_becomes_e164(raw, region, expected):
+    assert normalize_phone(raw, region) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "abc", "12345", "55 1234 567x", "+52 55"])
+def test_unusable_phone_is_refused(raw):
+    with pytest.raises(BadAddress):
+        normalize_phone(raw, "MX")
+
+
+def test_email_is_lower_cased_and_trimmed():
+    assert normalize_email("  Juan.Perez@Example.COM ") == "juan.perez@example.com"
+
+
+@pytest.mark.parametrize("raw", ["", "juan", "juan@", "@example.com", "juan@@example.com"])
+def test_bad_email_is_refused(raw):
+    with pytest.raises(BadAddress):
+        normalize_email(raw)
+
+
+def test_phone_digits_drops_everything_else():
+    assert phone_digits("+52 (55) 1234-5678") == "525512345678"
