@@ -56,6 +56,8 @@ def test_external_ref_is_unique(coordinator, make):
     [
         "juan",
         "PÉREZ",
+        "perez",
+        "JUAN PEREZ",
         "55 1234 5678",
         "+52 55 1234 5678",
         "(55) 1234-5678",
