@@ -1,0 +1,143 @@
+"""CSV import and export of contacts."""
+
+import csv
+import io
+
+import pytest
+
+HEADER = "name,phones,emails,external_ref,company,cartera\n"
+
+
+def post_csv(api, text, encoding="utf-8", **kw):
+    return api.post(
+        "/api/contacts/import", data=text.encode(encoding), content_type="text/csv", json=None, **kw
+    )
+
+
+@pytest.fixture
+def carteras(make):
+    team = make.team()
+    return {"premium": make.cartera("Premium", team), "norte": make.cartera("Norte", team)}
+
+
+def test_import_creates_updates_moves_and_reports_bad_rows(coordinator, make, carteras):
+    existing = make.contact("Ana Vieja", carteras["norte"], phones=["+52 55 1111 1111"])
+    unchanged = make.contact("Ceci", None, external_ref="CRM-3")
+    text = HEADER + (
+        "Ana López,55 1111 1111,ana@example.com,,ACME,premium\n"  # matched by phone: moved
+        'Beto,"55 2222 2222;+52 33 1234 5678",,CRM-2,,Norte\n'  # new
+        "Ceci,,,CRM-3,,\n"  # matched by ref, nothing new
+        "Dani,no es teléfono,,,,\n"  # bad phone
+        "Eva,,eva@,,,\n"  # bad email
+        ",55 3333 3333,,,,\n"  # no name
+        "Fer,55 4444 4444,,,,Inexistente\n"  # unknown cartera
+        "Beto Dos,55 2222 2222,,,,\n"  # same phone as a row above: updates that new contact
+    )
+    response = post_csv(coordinator, text)
+    assert response.status_code == 200, response.json
+    report = response.json
+    assert {
+        k: report[k] for k in ("rows", "created", "updated", "moved", "unchanged", "rejected")
+    } == {"rows": 8, "created": 1, "updated": 1, "moved": 1, "unchanged": 1, "rejected": 4}
+    assert [(e["row"], e["field"]) for e in report["errors"]] == [
+        (5, "phones"),
+        (6, "emails"),
+        (7, "name"),
+        (8, "cartera"),
+    ]
+    ana = coordinator.get(f"/api/contacts/{existing}").json
+    assert ana["name"] == "Ana López" and ana["cartera"]["name"] == "Premium"
+    assert ana["emails"] == ["ana@example.com"] and ana["company"] == "ACME"
+    beto = coordinator.get("/api/contacts", query_string={"q": "CRM-2"}).json["items"][0]
+    assert beto["name"] == "Beto Dos"
+    assert beto["phones"] == ["+525522222222", "+523312345678"]
+    assert beto["cartera"]["name"] == "Norte"
+    assert coordinator.get(f"/api/contacts/{unchanged}").json["name"] == "Ceci"
+
+    imported = coordinator.get("/api/audit?event=imported").json["items"]
+    assert len(imported) == 1 and imported[0]["after"]["created"] == 1
+    moved = coordinator.get("/api/audit?event=contact_moved").json["items"]
+    assert [(m["related_name"], m["before"]["cartera"], m["after"]["cartera"]) for m in moved] == [
+        ("Ana López", "Norte", "Premium")
+    ]
+
+
+def test_import_without_move_rejects_rows_in_other_carteras(coordinator, make, carteras):
+    make.contact("Ana", carteras["norte"], phones=["55 1111 1111"])
+    response = post_csv(
+        coordinator, HEADER + "Ana,55 1111 1111,,,,Premium\n", query_string={"move": "false"}
+    )
+    assert response.json["rejected"] == 1 and response.json["moved"] == 0
+
+
+def test_row_whose_handles_belong_to_two_contacts_is_rejected(coordinator, make):
+    make.contact("Ana", phones=["55 1111 1111"])
+    make.contact("Beto", emails=["beto@example.com"])
+    response = post_csv(coordinator, HEADER + "X,55 1111 1111,beto@example.com,,,\n")
+    assert response.json["rejected"] == 1
+    assert "different contacts" in response.json["errors"][0]["message"]
+
+
+def test_semicolon_delimited_windows_1252_file(coordinator, carteras):
+    text = "name;phones;emails;cartera\nJosé Núñez;55 1234 5678;jose@example.com;Premium\n"
+    response = post_csv(coordinator, text, encoding="cp1252")
+    assert response.json["created"] == 1, response.json
+    found = coordinator.get("/api/contacts", query_string={"q": "nunez"}).json["items"]
+    assert found[0]["name"] == "José Núñez"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "nombre,telefono\nAna,55\n", "name,phone\nAna,55 1111 1111\n"]
+)
+def test_bad_header_rejects_the_whole_file(coordinator, text):
+    response = post_csv(coordinator, text)
+    assert response.status_code == 422
+    assert coordinator.get("/api/contacts").json["total"] == 0
+
+
+def test_import_needs_csv_content_type(coordinator):
+    response = coordinator.post(
+        "/api/contacts/import", data=HEADER.encode(), content_type="application/json", json=None
+    )
+    assert response.status_code == 415
+
+
+def test_import_size_limit_answers_413(coordinator, app, monkeypatch):
+    config = app.config["CARTERAS"]
+    monkeypatch.setitem(app.config, "CARTERAS", config.with_overrides(import_max_bytes=100))
+    response = post_csv(coordinator, HEADER + "Ana,,,,,\n" * 20)
+    assert response.status_code == 413
+    assert response.json["error"]["code"] == "payload_too_large"
+
+
+def test_export_round_trips_and_defuses_formulas(coordinator, make, carteras):
+    make.contact(
+        "Ana",
+        carteras["premium"],
+        phones=["55 1111 1111", "55 2222 2222"],
+        emails=["ana@example.com"],
+        external_ref="CRM-1",
+        company="=HYPERLINK()",
+    )
+    make.contact("Beto", emails=["beto@example.com"])
+    response = coordinator.get("/api/contacts/export")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == {
+        "name": "Ana",
+        "phones": "+525511111111;+525522222222",
+        "emails": "ana@example.com",
+        "external_ref": "CRM-1",
+        "company": "'=HYPERLINK()",
+        "cartera": "Premium",
+    }
+    assert rows[1]["name"] == "Beto" and rows[1]["cartera"] == ""
+    # importing the export again changes nothing
+    again = post_csv(coordinator, response.get_data(as_text=True))
+    assert again.json["unchanged"] == 2 and again.json["rejected"] == 0, again.json
+    assert coordinator.get("/api/contacts?q=Ana").json["items"][0]["company"] == "=HYPERLINK()"
+
+
+def test_export_of_nothing_is_just_the_header(coordinator):
+    assert coordinator.get("/api/contacts/export").get_data(as_text=True) == HEADER
