@@ -146,7 +146,9 @@ def test_the_orm_refuses_to_change_or_remove_audit_events(app, make):
 def test_the_database_refuses_raw_changes_to_audit_events(app, make, statement):
     make.team()
     with app.app_context():
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-            with db.engine.begin() as conn:
-                conn.execute(sa.text(statement))
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as conn,
+        ):
+            conn.execute(sa.text(statement))
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 1
