@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from service.domain import imports, tokens
 from service.domain.actor import system_actor
@@ -97,6 +97,7 @@ def import_contacts(path: Path, move: bool) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.argument("queues", nargs=-1)
 def worker(queues: tuple[str, ...]) -> None:
     """Run an RQ worker inside the app (needs REDIS_URL)."""
