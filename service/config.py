@@ -35,6 +35,16 @@ def parse_int(value: str | None, default: int, *, name: str) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def normalize_database_url(url: str | None) -> str | None:
+    """``postgres://`` and driverless ``postgresql://`` URLs use psycopg 3, the driver we ship."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of the service. ``database_url=None`` means the embedded SQLite file."""
@@ -72,7 +82,7 @@ class Config:
             return value if value and value.strip() else None
 
         config = cls(
-            database_url=opt("DATABASE_URL"),
+            database_url=normalize_database_url(opt("DATABASE_URL")),
             redis_url=opt("REDIS_URL"),
             secret_key=opt("SECRET_KEY"),
             default_phone_region=(opt("DEFAULT_PHONE_REGION") or "MX").upper(),

@@ -53,3 +53,16 @@ def test_server_database_needs_a_secret_key():
 
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(Config(database_url="sqlite:///:memory:"))
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_database_urls_use_the_shipped_driver(given, used):
+    assert Config.from_env({"DATABASE_URL": given}).database_url == used
