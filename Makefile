@@ -17,7 +17,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
-	$(BIN)/flask --app wsgi run --host 127.0.0.1 --port $(PORT)
+	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 1 --threads 8 wsgi:app
 
 lint: install
 	$(BIN)/ruff check .

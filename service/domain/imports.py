@@ -280,6 +280,9 @@ class _Importer:
             result = self.session.execute(
                 insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
                 [{**self._columns(k, now), "created_at": now} for k in chunk],
+                # Keep NULLs in the parameters: otherwise rows with and without a cartera
+                # have different key sets and each change of set starts a new statement.
+                execution_options={"render_nulls": True},
             )
             ids.update(zip(chunk, result.scalars().all(), strict=True))
         dirty = [k for k in self.state if isinstance(k, int) and self.state[k].dirty]
@@ -367,7 +370,7 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
         for key, old, new in importer.moves
     ]
     for chunk in _chunks(moves):
-        session.execute(insert(AuditEvent), chunk)
+        session.execute(insert(AuditEvent), chunk, execution_options={"render_nulls": True})
 
 
 def _cell(value: str | None) -> str:

@@ -1,0 +1,126 @@
+"""Benchmark: CSV import of N contacts (default 100 000) against a raw bulk-insert baseline.
+
+Both run in this process, on a fresh database each (SQLite by default; set
+BENCH_DATABASE_URL for PostgreSQL). The baseline inserts the same, already-normalized rows
+with plain executemany: the floor for "just writing the data". Prints rows/s and the ratio.
+
+    .venv/bin/python bench/import_contacts.py [ROWS]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from service.app import create_app
+from service.config import Config
+from service.domain import carteras, imports, org
+from service.domain.actor import system_actor
+from service.extensions import db
+from service.models import Contact, ContactIdentity
+from service.models.types import utcnow
+
+TARGET_SECONDS = 20.0
+
+
+def fresh_app(folder: str):
+    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench-{time.time_ns()}.db"
+    app = create_app(Config(database_url=url, secret_key="bench", testing=True, log_level="ERROR"))
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        upgrade()
+    return app
+
+
+def csv_bytes(rows: int) -> bytes:
+    lines = ["name,phones,emails,external_ref,company,cartera"]
+    for i in range(rows):
+        cartera = "Premium" if i % 3 == 0 else ""
+        lines.append(
+            f"Cliente {i},55 {1000 + i // 10000:04d} {i % 10000:04d},c{i}@example.com,"
+            f"REF-{i},Empresa {i % 100},{cartera}"
+        )
+    return ("\n".join(lines) + "\n").encode()
+
+
+def run_import(app, data: bytes) -> float:
+    actor = system_actor("bench")
+    with app.app_context():
+        team = org.create_team(db.session(), actor, {"name": "Norte"})
+        carteras.create_cartera(
+            db.session(), actor, {"name": "Premium", "icon": "💎", "team_id": team.id}
+        )
+        db.session.commit()
+        started = time.perf_counter()
+        report = imports.import_contacts(db.session(), actor, imports.read_csv(data), region="MX")
+        db.session.commit()
+        elapsed = time.perf_counter() - started
+        assert report.created == report.rows, report
+    return elapsed
+
+
+def run_baseline(app, rows: int) -> float:
+    now = utcnow()
+    with app.app_context():
+        started = time.perf_counter()
+        ids = (
+            db.session.execute(
+                sa.insert(Contact).returning(Contact.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "name": f"Cliente {i}",
+                        "external_ref": f"REF-{i}",
+                        "company": f"Empresa {i % 100}",
+                        "search_key": f"cliente {i}",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(rows)
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        db.session.execute(
+            sa.insert(ContactIdentity),
+            [
+                {"contact_id": cid, "kind": kind, "value": value, "created_at": now}
+                for i, cid in enumerate(ids)
+                for kind, value in (
+                    ("phone", f"+5255{1000 + i // 10000:04d}{i % 10000:04d}"),
+                    ("email", f"c{i}@example.com"),
+                )
+            ],
+        )
+        db.session.commit()
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    data = csv_bytes(rows)
+    with tempfile.TemporaryDirectory() as folder:
+        baseline = run_baseline(fresh_app(folder), rows)
+        ours = run_import(fresh_app(folder), data)
+    backend = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
+    print(f"import {rows} rows on {backend}: {ours:.2f} s ({rows / ours:,.0f} rows/s)")
+    print(f"baseline raw bulk insert: {baseline:.2f} s ({rows / baseline:,.0f} rows/s)")
+    print(f"ratio import/baseline time: {ours / baseline:.2f}x")
+    scaled = ours * 100_000 / rows
+    verdict = "PASS" if scaled <= TARGET_SECONDS else "FAIL"
+    print(f"target 100k rows <= {TARGET_SECONDS:.0f} s: {verdict} ({scaled:.1f} s for 100k)")
+
+
+if __name__ == "__main__":
+    main()
