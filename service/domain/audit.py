@@ -79,6 +79,26 @@ def changes(
     return {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
 
 
+def record_changes(
+    session: Session,
+    actor: Actor,
+    resource_type: str,
+    resource_id: int,
+    resource_name: str,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> bool:
+    """Append an ``updated`` event with only the changed fields; nothing if none changed."""
+    old, new = changes(before, after)
+    if not new:
+        return False
+    session.flush()
+    record(
+        session, actor, "updated", resource_type, resource_id, resource_name, before=old, after=new
+    )
+    return True
+
+
 @dataclass(frozen=True)
 class AuditQuery:
     q: str | None = None

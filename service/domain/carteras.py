@@ -170,14 +170,15 @@ def update_cartera(
     after = snapshot(cartera)
     session.flush()
     state_changed = before["active"] != after["active"]
-    old, new = audit.changes(
+    audit.record_changes(
+        session,
+        actor,
+        "cartera",
+        cartera.id,
+        cartera.name,
         {k: v for k, v in before.items() if k != "active"},
         {k: v for k, v in after.items() if k != "active"},
     )
-    if new:
-        audit.record(
-            session, actor, "updated", "cartera", cartera.id, cartera.name, before=old, after=new
-        )
     if state_changed:
         _record_state(session, actor, cartera)
     return cartera

@@ -253,12 +253,9 @@ def update_contact(
     fields = {k: v for k, v in data.items() if k != "cartera_id"}
     _apply(session, contact, fields, region)
     session.flush()
-    after = snapshot(contact)
-    old, new = audit.changes(before, after)
-    if new:
-        audit.record(
-            session, actor, "updated", "contact", contact.id, contact.name, before=old, after=new
-        )
+    audit.record_changes(
+        session, actor, "contact", contact.id, contact.name, before, snapshot(contact)
+    )
     if "cartera_id" in data:
         assign(session, actor, contact, _target(session, actor, data["cartera_id"]), move=move)
     return contact

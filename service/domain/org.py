@@ -131,10 +131,7 @@ def update_team(session: Session, actor: Actor, team_id: int, data: Mapping[str,
     team = get_team(session, team_id)
     before = team_snapshot(team)
     _apply_team(session, team, data)
-    old, new = audit.changes(before, team_snapshot(team))
-    if new:
-        session.flush()
-        audit.record(session, actor, "updated", "team", team.id, team.name, before=old, after=new)
+    audit.record_changes(session, actor, "team", team.id, team.name, before, team_snapshot(team))
     return team
 
 
@@ -225,12 +222,9 @@ def update_agent(session: Session, actor: Actor, agent_id: int, data: Mapping[st
                     "cartera_ids": stranded,
                 },
             )
-    old, new = audit.changes(before, agent_snapshot(agent))
-    if new:
-        session.flush()
-        audit.record(
-            session, actor, "updated", "agent", agent.id, agent.name, before=old, after=new
-        )
+    audit.record_changes(
+        session, actor, "agent", agent.id, agent.name, before, agent_snapshot(agent)
+    )
     return agent
 
 
