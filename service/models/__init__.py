@@ -3,6 +3,7 @@
 from service.models.audit import AuditEvent, AuditLogIsAppendOnly
 from service.models.cartera import Cartera
 from service.models.contact import Contact, ContactIdentity
+from service.models.inbox import INBOX_STATUSES, DeliveryStatus, InboxMessage, WebhookNonce
 from service.models.org import Agent, Team, agent_teams
 from service.models.user import ApiToken, User
 
@@ -14,7 +15,11 @@ __all__ = [
     "Cartera",
     "Contact",
     "ContactIdentity",
+    "DeliveryStatus",
+    "INBOX_STATUSES",
+    "InboxMessage",
     "Team",
     "User",
+    "WebhookNonce",
     "agent_teams",
 ]

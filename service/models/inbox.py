@@ -1,0 +1,86 @@
+"""The durable intake: one row per inbound message (unique per provider message id), and
+delivery receipts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.extensions import Base
+from service.models.types import BigId, UTCDateTime, utcnow
+
+# pending: stored, not yet handed to a queue; queued: handed over; processing: a job owns it;
+# processed / failed: done; ignored: stored for the record, nothing to do (echoes, events).
+INBOX_STATUSES = ("pending", "queued", "processing", "processed", "failed", "ignored")
+
+
+class InboxMessage(Base):
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        UniqueConstraint("provider", "external_id", name="uq_inbox_messages_provider_external_id"),
+        Index("ix_inbox_messages_status_updated_at", "status", "updated_at"),
+        Index("ix_inbox_messages_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(40))
+    sender_kind: Mapped[str | None] = mapped_column(String(16))
+    sender_value: Mapped[str | None] = mapped_column(String(320))
+    sender_raw: Mapped[str | None] = mapped_column(String(320))
+    sender_name: Mapped[str | None] = mapped_column(String(200))
+    other_identities: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    thread_key: Mapped[str | None] = mapped_column(String(320))
+    text: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+
+
+class DeliveryStatus(Base):
+    """A receipt (sent, delivered, read, failed) for a message we sent to a customer."""
+
+    __tablename__ = "delivery_statuses"
+    __table_args__ = (
+        UniqueConstraint(
+            "provider", "message_id", "status", name="uq_delivery_statuses_provider_message_status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookNonce(Base):
+    """Single-use tokens of signed webhooks (Mailgun), to refuse replays."""
+
+    __tablename__ = "webhook_nonces"
+    __table_args__ = (UniqueConstraint("provider", "nonce", name="uq_webhook_nonces_provider_nonce"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[str] = mapped_column(String(255))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

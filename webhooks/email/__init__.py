@@ -1,0 +1,1 @@
+"""Inbound email providers (Mailgun, Postmark, SendGrid) and email threading."""

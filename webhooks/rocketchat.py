@@ -1,0 +1,131 @@
+"""Rocket.Chat Omnichannel webhooks (X-RocketChat-Livechat-Token): chat events, visitor and
+agent messages, offline messages.
+
+Pure code: must not import Flask, werkzeug or the database.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from service.domain.messages import Delivery, Identity, InboundMessage
+from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict
+from webhooks.signatures import same, sha256_hex
+
+PROVIDER = "rocketchat"
+# Messages this service posts into Rocket.Chat carry ids with this prefix; Rocket.Chat echoes
+# them back to the webhook, and they must not be taken for new customer messages.
+OWN_MESSAGE_PREFIX = "carteras-"
+
+
+def verify(req: InboundRequest, secret: str) -> None:
+    """:raise SignatureError: missing or wrong X-RocketChat-Livechat-Token."""
+    if not same(req.header("X-RocketChat-Livechat-Token"), secret):
+        raise SignatureError("X-RocketChat-Livechat-Token is missing or wrong")
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _handles(visitor: dict[str, Any]) -> tuple[Identity, ...]:
+    # The documented shape is arrays of objects; the webhook test sends plain strings.
+    found: list[Identity] = []
+    for key, kind, inner in (("phone", "phone", "phoneNumber"), ("email", "email", "address")):
+        values = visitor.get(key) or []
+        for item in values if isinstance(values, list) else [values]:
+            text = item.get(inner) if isinstance(item, dict) else item
+            if isinstance(text, str) and text.strip():
+                found.append(Identity(kind=kind, value=text.strip(), raw=text))
+    return tuple(found)
+
+
+def _offline(body: dict[str, Any], raw: bytes) -> InboundMessage:
+    visitor = as_dict(body.get("visitor"))
+    address = str(visitor.get("email") or "").strip()
+    return InboundMessage(
+        channel="webchat",
+        provider=PROVIDER,
+        external_id="offline:" + sha256_hex(raw),
+        sender=Identity(kind="email", value=address.lower(), raw=address) if address else None,
+        sender_name=visitor.get("name") or None,
+        sent_at=_when(body.get("sentAt")) or datetime.now(UTC),
+        kind="offline_message",
+        text=body.get("message") or None,
+        payload=body,
+    )
+
+
+def _is_visitor(message: dict[str, Any], visitor: dict[str, Any]) -> bool:
+    # Visitor messages carry the visitor's token, or come from the visitor's user id;
+    # agent messages carry agentId.
+    if message.get("token"):
+        return True
+    author = as_dict(message.get("u"))
+    return not message.get("agentId") and author.get("_id") == visitor.get("_id")
+
+
+def parse(req: InboundRequest) -> Delivery:
+    """One stored event per webhook call.
+
+    ``kind`` says what it is: visitor_message, agent_message, echo (our own message coming
+    back), offline_message, or the Rocket.Chat event type (LivechatSessionStart, ...).
+
+    :raise PayloadError: not JSON, or no type/room id.
+    """
+    try:
+        body = json.loads(req.raw)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise PayloadError("the body is not JSON") from None
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        raise PayloadError("expected a JSON object with a 'type'")
+    event = body["type"]
+    if event == "LivechatOfflineMessage":
+        return Delivery(messages=(_offline(body, req.raw),))
+    room_id = body.get("_id")
+    visitor = as_dict(body.get("visitor"))
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    if not isinstance(room_id, str) or not room_id:
+        raise PayloadError("the room id '_id' is missing")
+    last = messages[-1] if messages else {}
+    last_id = str(last.get("_id") or "")
+    if event == "Message":
+        if not last_id:
+            raise PayloadError("a Message event without its message")
+        if last_id.startswith(OWN_MESSAGE_PREFIX):
+            kind = "echo"
+        else:
+            kind = "visitor_message" if _is_visitor(last, visitor) else "agent_message"
+        external_id = f"Message:{last_id}"
+    else:
+        kind = event
+        external_id = f"{event}:{room_id}:{last_id}"
+    token = visitor.get("token")
+    return Delivery(
+        messages=(
+            InboundMessage(
+                channel="webchat",
+                provider=PROVIDER,
+                external_id=external_id,
+                sender=Identity(kind="rocketchat", value=token, raw=token)
+                if isinstance(token, str) and token
+                else None,
+                sender_name=visitor.get("name") or None,
+                sent_at=_when(last.get("ts")) or _when(body.get("createdAt")) or datetime.now(UTC),
+                kind=kind,
+                text=last.get("msg") or None if event == "Message" else None,
+                thread_key=room_id,
+                recipient=body.get("departmentId") or visitor.get("department") or None,
+                other_identities=_handles(visitor),
+                payload=body,
+            ),
+        )
+    )
