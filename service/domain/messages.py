@@ -16,7 +16,7 @@ PROVIDERS: Final = ("meta", "twilio", "mailgun", "postmark", "sendgrid", "rocket
 
 @dataclass(frozen=True)
 class Identity:
-    """Who sent it: ``kind`` phone | email | rocketchat, ``value`` normalized, ``raw`` as received."""
+    """Who sent it: ``kind`` phone | email | rocketchat; ``value`` normalized; ``raw`` as sent."""
 
     kind: str
     value: str

@@ -78,7 +78,9 @@ class WebhookNonce(Base):
     """Single-use tokens of signed webhooks (Mailgun), to refuse replays."""
 
     __tablename__ = "webhook_nonces"
-    __table_args__ = (UniqueConstraint("provider", "nonce", name="uq_webhook_nonces_provider_nonce"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "nonce", name="uq_webhook_nonces_provider_nonce"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     provider: Mapped[str] = mapped_column(String(16))
