@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from service.config import Config
+from service.domain.ports import Ports
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -39,12 +40,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def create_app(config: Config | None = None) -> Flask:
-    """Build the app: config, database, migrations, API, logging, CLI."""
+def build_ports(config: Config) -> Ports:
+    """The real adapters: RQ on Redis, or on fakeredis in-process on the embedded default."""
+    from fakeredis import FakeStrictRedis
+    from rq import Retry
+
+    from service.adapters.rq_queue import RQJobQueue
+
+    if config.redis_url:
+        jobs = RQJobQueue.from_url(config.redis_url, retry=Retry(max=4, interval=[2, 10, 60, 300]))
+    else:
+        jobs = RQJobQueue(FakeStrictRedis(), is_async=False)
+    return Ports(jobs=jobs)
+
+
+def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
+    """Build the app: config, database, migrations, ports, API, webhooks, logging, CLI.
+
+    Tests pass fake *ports*; otherwise the real adapters are built from *config*.
+    """
     from service.api import init_api
     from service.cli import register_cli
     from service.extensions import db, migrate
     from service.observability import configure_logging, init_request_logging
+    from webhooks import receivers
 
     config = config or Config.from_env()
     app = Flask("service")
@@ -78,7 +97,9 @@ def create_app(config: Config | None = None) -> Flask:
         event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
 
+    app.extensions["ports"] = ports or build_ports(config)
     init_request_logging(app)
     init_api(app)
+    app.register_blueprint(receivers.bp)
     register_cli(app)
     return app

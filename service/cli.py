@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -14,9 +16,11 @@ from service.domain import imports, tokens
 from service.domain.actor import system_actor
 from service.domain.errors import DomainError
 from service.extensions import db
+from service.jobs import sweeper
 
 tokens_cli = AppGroup("tokens", help="Create, list and revoke API tokens.")
 contacts_cli = AppGroup("contacts", help="Bulk contact operations.")
+inbox_cli = AppGroup("inbox", help="The inbound message queue: requeue and replay.")
 
 
 @tokens_cli.command("create")
@@ -96,11 +100,49 @@ def import_contacts(path: Path, move: bool) -> None:
         click.echo(f"  ... and {len(report.errors) - 50} more rejected rows", err=True)
 
 
+@inbox_cli.command("requeue")
+def inbox_requeue() -> None:
+    """Enqueue every message left pending (queue was down) or stuck in a dead job."""
+    found, enqueued = sweeper.requeue_stale()
+    click.echo(f"found={found} enqueued={enqueued}")
+    if enqueued < found:
+        raise click.ClickException("the queue is unreachable; the rest stay pending")
+
+
+@inbox_cli.command("replay")
+@click.option("--id", "inbox_ids", type=int, multiple=True, help="An inbox message id.")
+@click.option("--all-failed", is_flag=True, help="Every failed message.")
+def inbox_replay(inbox_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Run failed messages again."""
+    if not inbox_ids and not all_failed:
+        raise click.UsageError("give --id N (repeatable) or --all-failed")
+    reset, enqueued = sweeper.replay(None if all_failed else list(inbox_ids))
+    click.echo(f"replayed={reset} enqueued={enqueued}")
+
+
+def _sweep_forever(app: Flask, every: float, stop: threading.Event) -> None:
+    log = logging.getLogger("carteras.sweeper")
+    while not stop.wait(every):
+        try:
+            with app.app_context():
+                found, enqueued = sweeper.requeue_stale()
+            if found:
+                log.info("sweep", extra={"found": found, "enqueued": enqueued})
+        except Exception:
+            log.exception("sweep failed")
+
+
 @click.command("worker")
 @with_appcontext
+@click.option(
+    "--sweep-every",
+    default=30.0,
+    show_default=True,
+    help="Seconds between requeue sweeps of pending messages (0 = none).",
+)
 @click.argument("queues", nargs=-1)
-def worker(queues: tuple[str, ...]) -> None:
-    """Run an RQ worker inside the app (needs REDIS_URL)."""
+def worker(queues: tuple[str, ...], sweep_every: float) -> None:
+    """Run an RQ worker inside the app (needs REDIS_URL), with a periodic requeue sweep."""
     from redis import Redis
     from rq import Worker
 
@@ -110,10 +152,18 @@ def worker(queues: tuple[str, ...]) -> None:
             "REDIS_URL is not set; the embedded default runs jobs in-process."
         )
     names = list(queues) or ["routing", "relay", "imports", "default"]
-    Worker(names, connection=Redis.from_url(url)).work(with_scheduler=True)
+    stop = threading.Event()
+    if sweep_every > 0:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        threading.Thread(target=_sweep_forever, args=(app, sweep_every, stop), daemon=True).start()
+    try:
+        Worker(names, connection=Redis.from_url(url)).work(with_scheduler=True)
+    finally:
+        stop.set()
 
 
 def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(contacts_cli)
+    app.cli.add_command(inbox_cli)
     app.cli.add_command(worker)

@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 from service.app import create_app
 from service.config import Config
 from service.extensions import db
+from tests import samples
 from tests.factories import Make
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -56,15 +57,26 @@ def _prepare_postgres(url: str) -> None:
 
 
 def make_config(database_url: str, **overrides: Any) -> Config:
-    return Config(
-        database_url=database_url,
-        secret_key="test-secret",
-        testing=True,
-        log_level="WARNING",
-        default_phone_region="MX",
-        timezone="America/Mexico_City",
-        **overrides,
-    )
+    settings: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": "test-secret",
+        "testing": True,
+        "log_level": "WARNING",
+        "default_phone_region": "MX",
+        "timezone": "America/Mexico_City",
+        # the test secrets the signed samples in tests/payloads/ were made with
+        "whatsapp_app_secret": samples.WHATSAPP_SECRET,
+        "whatsapp_verify_token": samples.WHATSAPP_VERIFY_TOKEN,
+        "twilio_auth_token": samples.TWILIO_TOKEN,
+        "public_base_url": "https://carteras.example.com",
+        "mailgun_signing_key": samples.MAILGUN_KEY,
+        "postmark_webhook_user": samples.POSTMARK_AUTH[0],
+        "postmark_webhook_password": samples.POSTMARK_AUTH[1],
+        "sendgrid_webhook_user": samples.SENDGRID_AUTH[0],
+        "sendgrid_webhook_password": samples.SENDGRID_AUTH[1],
+        "rocketchat_webhook_token": samples.ROCKETCHAT_TOKEN,
+    }
+    return Config(**{**settings, **overrides})
 
 
 class Backend:

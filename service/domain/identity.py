@@ -73,6 +73,40 @@ def normalize_email(raw: str) -> str:
     return info.normalized.lower()
 
 
+def phone_variants(e164: str) -> list[str]:
+    """Every E.164 form under which the same mobile line may be stored.
+
+    Argentina: WhatsApp writes mobiles as +549..., people and CRMs as +54...; Brazil: old
+    accounts lack the ninth digit (+55 11 8765-4321 for +55 11 98765-4321).
+    """
+    forms = [e164]
+    if e164.startswith("+549") and len(e164) == 14:
+        forms.append("+54" + e164[4:])
+    elif e164.startswith("+54") and not e164.startswith("+549") and len(e164) == 13:
+        forms.append("+549" + e164[3:])
+    if e164.startswith("+55"):
+        national = e164[3:]
+        if len(national) == 11 and national[2] == "9":
+            forms.append("+55" + national[:2] + national[3:])
+        elif len(national) == 10 and national[2] in "6789":
+            forms.append("+55" + national[:2] + "9" + national[2:])
+    return forms
+
+
+def normalize_handle(kind: str, value: str, region: str) -> str:
+    """Canonical value of a channel handle; phones and emails that do not parse are kept as
+    sent (lower-cased for emails) so that nothing a customer sent is lost.
+    """
+    try:
+        if kind == PHONE:
+            return normalize_phone(value, region)
+        if kind == EMAIL:
+            return normalize_email(value)
+    except BadAddress:
+        return value.strip().lower() if kind == EMAIL else value.strip()
+    return value.strip()
+
+
 def phone_digits(text: str) -> str:
     """Only the digits of *text*: used to search phones written in any form."""
     return _DIGITS.sub("", text)

@@ -1,0 +1,86 @@
+"""RQ behind the JobQueue port: one job per id, retries with back-off, typed unavailability.
+
+On the embedded default it runs on fakeredis with ``is_async=False``: the same code path,
+with jobs executed in-process right after they are enqueued.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from service.domain.ports import QueueUnavailable
+
+log = logging.getLogger(__name__)
+DONE = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
+
+
+class RQJobQueue:
+    def __init__(
+        self,
+        connection: Redis,
+        *,
+        is_async: bool = True,
+        retry: Retry | None = None,
+        timeout: int = 180,
+    ) -> None:
+        self.connection = connection
+        self.is_async = is_async
+        self.retry = retry
+        self.timeout = timeout
+
+    @classmethod
+    def from_url(cls, url: str, **options: object) -> RQJobQueue:
+        # Short socket timeouts: a webhook must not hang on a Redis that is down.
+        connection = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        return cls(connection, **options)  # type: ignore[arg-type]
+
+    def enqueue(self, queue: str, function: str, *args: object, job_id: str) -> bool:
+        q = Queue(
+            queue, connection=self.connection, is_async=self.is_async, default_timeout=self.timeout
+        )
+        try:
+            if not self.is_async:
+                q.enqueue(function, *args, job_id=job_id)
+                return True
+            try:
+                q.enqueue(
+                    function,
+                    *args,
+                    job_id=job_id,
+                    unique=True,
+                    retry=self.retry,
+                    failure_ttl=7 * 24 * 3600,
+                )
+                return True
+            except DuplicateJobError:
+                if not self._forget_if_done(job_id):
+                    return False
+                q.enqueue(
+                    function,
+                    *args,
+                    job_id=job_id,
+                    unique=True,
+                    retry=self.retry,
+                    failure_ttl=7 * 24 * 3600,
+                )
+                return True
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    def _forget_if_done(self, job_id: str) -> bool:
+        """A finished or failed job with this id may be replaced; a live one may not."""
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            return True
+        if job.get_status(refresh=True) in DONE:
+            job.delete()
+            return True
+        return False

@@ -1,0 +1,83 @@
+"""What arrived through the webhooks: /api/inbox (admins and coordinators)."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from service.api.auth import current_actor
+from service.api.schemas import PagingArgs, page_of
+from service.domain import intake
+from service.domain.messages import PROVIDERS
+from service.domain.pagination import Page
+from service.extensions import db
+from service.models import INBOX_STATUSES, InboxMessage
+
+bp = Blueprint("inbox", __name__, url_prefix="/api", description="Inbound messages")
+
+
+class InboxArgs(PagingArgs):
+    status = fields.String(load_default=None, validate=validate.OneOf(INBOX_STATUSES))
+    provider = fields.String(load_default=None, validate=validate.OneOf(PROVIDERS))
+
+
+class InboxOut(Schema):
+    id = fields.Integer()
+    provider = fields.String()
+    channel = fields.String()
+    external_id = fields.String()
+    kind = fields.String()
+    sender = fields.Function(
+        lambda row: (
+            {
+                "kind": row.sender_kind,
+                "value": row.sender_value,
+                "raw": row.sender_raw,
+                "name": row.sender_name,
+            }
+            if row.sender_kind
+            else None
+        )
+    )
+    recipient = fields.String(allow_none=True)
+    thread_key = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+    attachments = fields.List(fields.Dict())
+    sent_at = fields.DateTime()
+    received_at = fields.DateTime()
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    processed_at = fields.DateTime(allow_none=True)
+    contact_id = fields.Integer(allow_none=True)
+
+
+class InboxDetail(InboxOut):
+    payload = fields.Dict()
+
+
+InboxPage = page_of(InboxOut, "InboxPage")
+
+
+@bp.get("/inbox")
+@bp.arguments(InboxArgs, location="query", as_kwargs=True)
+@bp.response(200, InboxPage)
+def list_inbox(
+    status: str | None, provider: str | None, page: int, per_page: int
+) -> Page[InboxMessage]:
+    """Inbound messages, newest first, with their processing state."""
+    return intake.list_inbox(
+        db.session(),
+        current_actor(),
+        status=status,
+        provider=provider,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@bp.get("/inbox/<int:inbox_id>")
+@bp.response(200, InboxDetail)
+def get_inbox(inbox_id: int) -> InboxMessage:
+    """One inbound message with the payload as the platform sent it."""
+    return intake.get_inbox(db.session(), current_actor(), inbox_id)

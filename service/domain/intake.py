@@ -1,0 +1,324 @@
+"""The durable inbox: store inbound messages once, hand them to jobs, resolve their contact.
+
+A message is stored in the webhook's transaction; (provider, external id) is unique, so a
+redelivery inserts nothing. Jobs claim a row with a compare-and-set, so it runs once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_manager
+from service.domain.actor import Actor, system_actor
+from service.domain.contacts import snapshot
+from service.domain.errors import NotFound
+from service.domain.identity import PHONE, normalize_handle, phone_variants
+from service.domain.messages import Delivery, Identity, InboundMessage
+from service.domain.names import clean_name, search_key
+from service.domain.pagination import Page, paginate
+from service.models import Contact, ContactIdentity, DeliveryStatus, InboxMessage, WebhookNonce
+
+# Stored for the record, with nothing to do: our own messages echoed back by Rocket.Chat.
+IGNORED_KINDS: Final = frozenset({"echo"})
+INTAKE_ACTOR: Final = system_actor("intake")
+
+
+def _insert(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
+    # INSERT ... ON CONFLICT DO NOTHING: the same statement on both supported databases.
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model)
+    if dialect == "sqlite":
+        return sqlite.insert(model)
+    raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What one webhook delivery left in the inbox."""
+
+    new_ids: list[int] = field(default_factory=list)
+    duplicates: int = 0
+    statuses: int = 0
+    ignored: int = 0
+
+
+def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
+    sender = message.sender
+    return {
+        "provider": message.provider,
+        "channel": message.channel,
+        "external_id": message.external_id[:255],
+        "kind": message.kind[:40],
+        "sender_kind": sender.kind if sender else None,
+        "sender_value": normalize_handle(sender.kind, sender.value, region)[:320]
+        if sender
+        else None,
+        "sender_raw": sender.raw[:320] if sender else None,
+        "sender_name": message.sender_name[:200] if message.sender_name else None,
+        "other_identities": [
+            {"kind": i.kind, "value": normalize_handle(i.kind, i.value, region)}
+            for i in message.other_identities
+        ],
+        "recipient": message.recipient[:320] if message.recipient else None,
+        "thread_key": message.thread_key[:320] if message.thread_key else None,
+        "text": message.text,
+        "attachments": [asdict(a) for a in message.attachments],
+        "payload": message.payload,
+        "sent_at": message.sent_at,
+        "received_at": now,
+        "updated_at": now,
+        "status": "ignored" if message.kind in IGNORED_KINDS else "pending",
+        "attempts": 0,
+    }
+
+
+def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) -> Accepted:
+    """Store every message and receipt of a delivery; duplicates are counted, not stored.
+
+    Runs in the caller's transaction: the webhook commits once, then enqueues ``new_ids``.
+    """
+    new_ids: list[int] = []
+    duplicates = ignored = statuses = 0
+    for message in delivery.messages:
+        row = _row(message, region, now)
+        stmt = (
+            _insert(session, InboxMessage)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["provider", "external_id"])
+            .returning(InboxMessage.id)
+        )
+        inbox_id = session.execute(stmt).scalar()
+        if inbox_id is None:
+            duplicates += 1
+        elif row["status"] == "ignored":
+            ignored += 1
+        else:
+            new_ids.append(inbox_id)
+    for status in delivery.statuses:
+        receipt = (
+            _insert(session, DeliveryStatus)
+            .values(
+                provider=status.provider,
+                message_id=status.message_id[:255],
+                status=status.status[:32],
+                recipient=status.recipient,
+                errors=list(status.errors),
+                occurred_at=status.occurred_at,
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["provider", "message_id", "status"])
+        )
+        statuses += session.execute(receipt).rowcount or 0  # type: ignore[attr-defined]
+    return Accepted(new_ids=new_ids, duplicates=duplicates, statuses=statuses, ignored=ignored)
+
+
+def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> bool:
+    """Record a single-use webhook token; False when it was seen before (a replay)."""
+    stmt = (
+        _insert(session, WebhookNonce)
+        .values(provider=provider, nonce=nonce[:255], seen_at=now)
+        .on_conflict_do_nothing(index_elements=["provider", "nonce"])
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def mark_enqueued(session: Session, inbox_ids: Sequence[int], now: datetime) -> None:
+    """pending -> queued (a job may already have taken the row: then nothing changes)."""
+    if inbox_ids:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id.in_(inbox_ids), InboxMessage.status == "pending")
+            .values(status="queued", enqueued_at=now, updated_at=now)
+        )
+
+
+def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None:
+    """Take a row for processing (compare-and-set); None when another job has it or it is done."""
+    result = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.id == inbox_id,
+            InboxMessage.status.in_(("pending", "queued", "failed")),
+        )
+        .values(
+            status="processing",
+            claimed_at=now,
+            attempts=InboxMessage.attempts + 1,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(InboxMessage, inbox_id, populate_existing=True)
+
+
+def finish(
+    session: Session, row: InboxMessage, status: str, now: datetime, error: str | None = None
+) -> None:
+    row.status = status
+    row.last_error = error
+    row.updated_at = now
+    if status == "processed":
+        row.processed_at = now
+
+
+def handles_of(row: InboxMessage) -> list[Identity]:
+    """The sender's handle first, then the other handles the platform gave."""
+    handles: list[Identity] = []
+    if row.sender_kind and row.sender_value:
+        handles.append(Identity(row.sender_kind, row.sender_value, row.sender_raw or ""))
+    for other in row.other_identities or []:
+        if other.get("value") and other.get("kind"):
+            handles.append(Identity(other["kind"], other["value"], other["value"]))
+    return handles
+
+
+def find_contact(session: Session, handles: Sequence[Identity]) -> Contact | None:
+    """The contact owning the first handle that matches (phones in each of their forms)."""
+    for handle in handles:
+        values = phone_variants(handle.value) if handle.kind == PHONE else [handle.value]
+        contact_id = session.scalar(
+            select(ContactIdentity.contact_id)
+            .where(ContactIdentity.kind == handle.kind, ContactIdentity.value.in_(values))
+            .limit(1)
+        )
+        if contact_id is not None:
+            return session.get(Contact, contact_id)
+    return None
+
+
+def resolve_contact(
+    session: Session, row: InboxMessage, actor: Actor = INTAKE_ACTOR
+) -> tuple[Contact | None, bool]:
+    """The message's contact: found by any handle (and taught the handles it lacks), or
+    created without a cartera. Returns (contact, created); (None, False) with no handle.
+
+    :raise IntegrityError: another job created the same contact meanwhile (retry the job).
+    """
+    handles = handles_of(row)
+    if not handles:
+        return None, False
+    contact = find_contact(session, handles)
+    created = contact is None
+    if contact is None:
+        name = clean_name(row.sender_name or handles[0].value, max_length=200)
+        contact = Contact(name=name, identities=[], search_key=search_key(name))
+        session.add(contact)
+        session.flush()
+        before = None
+    else:
+        before = snapshot(contact)
+    known = {(i.kind, i.value) for i in contact.identities}
+    for handle in handles:
+        if (handle.kind, handle.value) in known:
+            continue
+        with session.no_autoflush:
+            owner = session.scalar(
+                select(ContactIdentity.contact_id).where(
+                    ContactIdentity.kind == handle.kind, ContactIdentity.value == handle.value
+                )
+            )
+        if owner is None:  # never take a handle away from another contact
+            contact.identities.append(ContactIdentity(kind=handle.kind, value=handle.value))
+            known.add((handle.kind, handle.value))
+    session.flush()
+    if before is None:
+        audit.record(
+            session,
+            actor,
+            "created",
+            "contact",
+            contact.id,
+            contact.name,
+            after=snapshot(contact),
+            details={"source": f"inbox:{row.id}"},
+        )
+    else:
+        audit.record_changes(
+            session, actor, "contact", contact.id, contact.name, before, snapshot(contact)
+        )
+    return contact, created
+
+
+def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timedelta) -> list[int]:
+    """Rows to enqueue again: pending past *grace* (Redis was down, or the process died
+    between commit and enqueue), or processing past *lease* (the worker died mid-job)."""
+    rows = session.scalars(
+        select(InboxMessage.id)
+        .where(
+            ((InboxMessage.status == "pending") & (InboxMessage.received_at <= now - grace))
+            | ((InboxMessage.status == "processing") & (InboxMessage.claimed_at <= now - lease))
+        )
+        .order_by(InboxMessage.id)
+    )
+    ids = list(rows)
+    if ids:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id.in_(ids), InboxMessage.status == "processing")
+            .values(status="pending", updated_at=now)
+        )
+    return ids
+
+
+def failed_ids(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(InboxMessage.id).where(InboxMessage.status == "failed").order_by(InboxMessage.id)
+        )
+    )
+
+
+def reset_for_replay(session: Session, inbox_ids: Sequence[int], now: datetime) -> list[int]:
+    """failed -> pending, so the rows can be enqueued again; returns the ids that changed."""
+    ids = list(
+        session.scalars(
+            select(InboxMessage.id).where(
+                InboxMessage.id.in_(inbox_ids), InboxMessage.status == "failed"
+            )
+        )
+    )
+    if ids:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id.in_(ids))
+            .values(status="pending", last_error=None, updated_at=now)
+        )
+    return ids
+
+
+def list_inbox(
+    session: Session,
+    actor: Actor,
+    *,
+    status: str | None,
+    provider: str | None,
+    page: int,
+    per_page: int,
+) -> Page[InboxMessage]:
+    """What arrived, newest first (admins and coordinators)."""
+    require_manager(actor)
+    stmt = select(InboxMessage).order_by(InboxMessage.id.desc())
+    if status:
+        stmt = stmt.where(InboxMessage.status == status)
+    if provider:
+        stmt = stmt.where(InboxMessage.provider == provider)
+    return paginate(session, stmt, page, per_page)
+
+
+def get_inbox(session: Session, actor: Actor, inbox_id: int) -> InboxMessage:
+    """:raise NotFound: no such row."""
+    require_manager(actor)
+    row = session.get(InboxMessage, inbox_id)
+    if row is None:
+        raise NotFound(f"Inbox message {inbox_id} does not exist.", {"inbox_id": inbox_id})
+    return row

@@ -1,0 +1,39 @@
+"""The only jobs API the edges use: hand stored rows to the queue after the commit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from service.domain import intake
+from service.domain.ports import QueueUnavailable
+from service.extensions import db
+from service.jobs.runtime import ports
+from service.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
+    """Queue one routing job per inbox row; returns how many were handed over.
+
+    When the queue is down the rows stay ``pending`` and the sweeper enqueues them later,
+    so the caller (a webhook that already committed) still answers 200.
+    """
+    handed: list[int] = []
+    for inbox_id in inbox_ids:
+        try:
+            ports().jobs.enqueue(
+                "routing", "service.jobs.intake.process_inbox", inbox_id, job_id=f"inbox:{inbox_id}"
+            )
+        except QueueUnavailable as exc:
+            log.warning(
+                "queue unavailable; rows stay pending for the sweeper",
+                extra={"pending": len(inbox_ids) - len(handed), "error": str(exc)[:200]},
+            )
+            break
+        handed.append(inbox_id)
+    if handed:
+        intake.mark_enqueued(db.session(), handed, utcnow())
+        db.session.commit()
+    return len(handed)

@@ -1,0 +1,57 @@
+"""The job run for each stored inbound message: resolve (or create) its contact.
+
+Routing to Rocket.Chat builds on this (next step); the row ends ``processed`` or, after
+the last retry, ``failed`` with the error kept for a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from service.domain import intake
+from service.extensions import db
+from service.jobs.runtime import current_job_id, job_context, last_attempt
+from service.models import InboxMessage
+from service.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def process_inbox(inbox_id: int) -> str:
+    """Claim the row (once), resolve its contact, mark it processed. Returns the outcome."""
+    started = time.perf_counter()
+    with job_context():
+        session = db.session()
+        row = intake.claim(session, inbox_id, utcnow())
+        session.commit()
+        if row is None:
+            log.info("inbox job skipped", extra={"inbox_id": inbox_id, "job_id": current_job_id()})
+            return "skipped"
+        try:
+            contact, created = intake.resolve_contact(session, row)
+            row.contact_id = contact.id if contact is not None else None
+            intake.finish(session, row, "processed", utcnow())
+            session.commit()
+        except Exception as exc:
+            session.rollback()
+            failed = session.get(InboxMessage, inbox_id)
+            if failed is not None:
+                status = "failed" if last_attempt() else "queued"
+                intake.finish(session, failed, status, utcnow(), error=repr(exc)[:2000])
+                session.commit()
+            log.exception(
+                "inbox job failed", extra={"inbox_id": inbox_id, "job_id": current_job_id()}
+            )
+            raise
+        log.info(
+            "inbox job done",
+            extra={
+                "inbox_id": inbox_id,
+                "job_id": current_job_id(),
+                "kind": row.kind,
+                "contact_created": created,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
+        return "processed"

@@ -1,0 +1,190 @@
+"""The webhook endpoints: verify, parse, store in one transaction, answer 200, then enqueue.
+
+The only Flask module of this package. It never calls Rocket.Chat: jobs do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import (
+    BadRequest,
+    Forbidden,
+    ServiceUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+from service.domain import intake
+from service.domain.messages import Delivery
+from service.domain.ports import Ports
+from service.extensions import db
+from service.jobs.enqueue import enqueue_inbox
+from webhooks import rocketchat, twilio, whatsapp
+from webhooks.email import mailgun, postmark, sendgrid
+from webhooks.inbound import InboundRequest, PayloadError, SignatureError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+JSON = ("application/json",)
+FORM = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _config() -> Any:
+    return current_app.config["CARTERAS"]
+
+
+def _now() -> datetime:
+    return cast(Ports, current_app.extensions["ports"]).clock.now()
+
+
+def _secret(value: str | None, setting: str) -> str:
+    if not value:
+        raise ServiceUnavailable(
+            f"{setting} is not configured, so this webhook refuses all traffic rather than "
+            "accept unsigned messages. Set it and restart."
+        )
+    return value
+
+
+def _inbound(*media_types: str) -> InboundRequest:
+    if request.mimetype not in media_types:
+        raise UnsupportedMediaType(
+            f"Send {' or '.join(media_types)} (got {request.mimetype or 'no Content-Type'})."
+        )
+    return InboundRequest(
+        url=request.url,
+        headers=dict(request.headers),
+        raw=request.get_data(cache=True),  # 413 above MAX_CONTENT_LENGTH
+        content_type=request.content_type or "",
+        query=request.args.to_dict(),
+    )
+
+
+def _checked(
+    provider: str, verify: Callable[[], object], parse: Callable[[], Delivery]
+) -> Delivery:
+    """Authenticity first, then the body; a parser's unexpected error is a 400, never a 500."""
+    try:
+        verify()
+    except SignatureError as exc:
+        log.info("webhook refused", extra={"provider": provider, "reason": str(exc)})
+        raise Unauthorized(str(exc)) from None
+    except PayloadError as exc:
+        raise BadRequest(str(exc)) from None
+    try:
+        return parse()
+    except PayloadError as exc:
+        raise BadRequest(str(exc)) from None
+    except Exception:
+        log.exception("webhook parser failed", extra={"provider": provider})
+        raise BadRequest("The payload could not be read.") from None
+
+
+def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[str, Any]:
+    session, now = db.session(), _now()
+    if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
+        raise Unauthorized("This signed token was already used (replay).")
+    accepted = intake.accept(session, delivery, region=_config().default_phone_region, now=now)
+    session.commit()
+    enqueue_inbox(accepted.new_ids)
+    log.info(
+        "webhook stored",
+        extra={
+            "provider": provider,
+            "new": len(accepted.new_ids),
+            "duplicates": accepted.duplicates,
+            "statuses": accepted.statuses,
+        },
+    )
+    return {
+        "ok": True,
+        "accepted": len(accepted.new_ids),
+        "duplicates": accepted.duplicates,
+        "statuses": accepted.statuses,
+        "ignored": accepted.ignored,
+    }
+
+
+@bp.get("/whatsapp")
+def whatsapp_handshake() -> Response:
+    """Meta's verification: echo hub.challenge when hub.verify_token matches."""
+    token = _secret(_config().whatsapp_verify_token, "WHATSAPP_VERIFY_TOKEN")
+    try:
+        challenge = whatsapp.handshake(request.args.to_dict(), token)
+    except SignatureError:
+        raise Forbidden("hub.verify_token does not match.") from None
+    except PayloadError as exc:
+        raise BadRequest(str(exc)) from None
+    return Response(challenge, mimetype="text/plain")
+
+
+@bp.post("/whatsapp")
+def whatsapp_notification() -> Response:
+    secret = _secret(_config().whatsapp_app_secret, "WHATSAPP_APP_SECRET")
+    req = _inbound(*JSON)
+    delivery = _checked("meta", lambda: whatsapp.verify(req, secret), lambda: whatsapp.parse(req))
+    return jsonify(_store("meta", delivery))
+
+
+@bp.post("/twilio")
+def twilio_message() -> Response:
+    token = _secret(_config().twilio_auth_token, "TWILIO_AUTH_TOKEN")
+    req = _inbound("application/x-www-form-urlencoded")
+    base = _config().public_base_url
+    delivery = _checked(
+        "twilio", lambda: twilio.verify(req, token, base), lambda: twilio.parse(req, _now())
+    )
+    return jsonify(_store("twilio", delivery))
+
+
+@bp.post("/email/mailgun")
+def mailgun_message() -> Response:
+    key = _secret(_config().mailgun_signing_key, "MAILGUN_SIGNING_KEY")
+    req = _inbound(*FORM)
+    nonce: list[str] = []
+    delivery = _checked(
+        "mailgun",
+        lambda: nonce.append(mailgun.verify(req, key, _now())),
+        lambda: mailgun.parse(req),
+    )
+    return jsonify(_store("mailgun", delivery, nonce=nonce[0]))
+
+
+@bp.post("/email/postmark")
+def postmark_message() -> Response:
+    user = _secret(_config().postmark_webhook_user, "POSTMARK_WEBHOOK_USER")
+    password = _secret(_config().postmark_webhook_password, "POSTMARK_WEBHOOK_PASSWORD")
+    req = _inbound(*JSON)
+    delivery = _checked(
+        "postmark", lambda: postmark.verify(req, user, password), lambda: postmark.parse(req)
+    )
+    return jsonify(_store("postmark", delivery))
+
+
+@bp.post("/email/sendgrid")
+def sendgrid_message() -> Response:
+    user = _secret(_config().sendgrid_webhook_user, "SENDGRID_WEBHOOK_USER")
+    password = _secret(_config().sendgrid_webhook_password, "SENDGRID_WEBHOOK_PASSWORD")
+    req = _inbound("multipart/form-data")
+    delivery = _checked(
+        "sendgrid", lambda: sendgrid.verify(req, user, password), lambda: sendgrid.parse(req)
+    )
+    return jsonify(_store("sendgrid", delivery))
+
+
+@bp.post("/rocketchat")
+def rocketchat_event() -> Response:
+    secret = _secret(_config().rocketchat_webhook_token, "ROCKETCHAT_WEBHOOK_TOKEN")
+    req = _inbound(*JSON)
+    delivery = _checked(
+        "rocketchat", lambda: rocketchat.verify(req, secret), lambda: rocketchat.parse(req)
+    )
+    _store("rocketchat", delivery)
+    # Rocket.Chat keeps the reply body as the room's crmData and echoes it: keep it tiny.
+    return jsonify({"ok": True})
