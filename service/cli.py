@@ -6,6 +6,7 @@ import logging
 import sys
 import threading
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -101,9 +102,15 @@ def import_contacts(path: Path, move: bool) -> None:
 
 
 @inbox_cli.command("requeue")
-def inbox_requeue() -> None:
+@click.option(
+    "--older-than",
+    default=30.0,
+    show_default=True,
+    help="Only rows pending for at least this many seconds (the webhook may be enqueuing).",
+)
+def inbox_requeue(older_than: float) -> None:
     """Enqueue every message left pending (queue was down) or stuck in a dead job."""
-    found, enqueued = sweeper.requeue_stale()
+    found, enqueued = sweeper.requeue_stale(grace=timedelta(seconds=older_than))
     click.echo(f"found={found} enqueued={enqueued}")
     if enqueued < found:
         raise click.ClickException("the queue is unreachable; the rest stay pending")
@@ -140,8 +147,9 @@ def _sweep_forever(app: Flask, every: float, stop: threading.Event) -> None:
     show_default=True,
     help="Seconds between requeue sweeps of pending messages (0 = none).",
 )
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.argument("queues", nargs=-1)
-def worker(queues: tuple[str, ...], sweep_every: float) -> None:
+def worker(queues: tuple[str, ...], sweep_every: float, burst: bool) -> None:
     """Run an RQ worker inside the app (needs REDIS_URL), with a periodic requeue sweep."""
     from redis import Redis
     from rq import Worker
@@ -157,7 +165,7 @@ def worker(queues: tuple[str, ...], sweep_every: float) -> None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         threading.Thread(target=_sweep_forever, args=(app, sweep_every, stop), daemon=True).start()
     try:
-        Worker(names, connection=Redis.from_url(url)).work(with_scheduler=True)
+        Worker(names, connection=Redis.from_url(url)).work(with_scheduler=not burst, burst=burst)
     finally:
         stop.set()
 

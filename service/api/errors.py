@@ -90,7 +90,7 @@ class JsonErrorApi(Api):  # type: ignore[misc]
                 message = "The request has invalid fields."
             elif status == 400:
                 message = "The request body is not valid JSON."
-        if status >= 500:
+        if status == 500:
             log.error("unhandled error", exc_info=error.__cause__ or error.__context__)
             message = "Internal error; the request id identifies it in the logs."
         response = error_response(status, HTTP_CODES.get(status, "error"), message, details)

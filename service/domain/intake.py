@@ -116,8 +116,10 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
                 received_at=now,
             )
             .on_conflict_do_nothing(index_elements=["provider", "message_id", "status"])
+            .returning(DeliveryStatus.id)
         )
-        statuses += session.execute(receipt).rowcount or 0  # type: ignore[attr-defined]
+        # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
+        statuses += session.execute(receipt).scalar() is not None
     return Accepted(new_ids=new_ids, duplicates=duplicates, statuses=statuses, ignored=ignored)
 
 
@@ -127,8 +129,9 @@ def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> boo
         _insert(session, WebhookNonce)
         .values(provider=provider, nonce=nonce[:255], seen_at=now)
         .on_conflict_do_nothing(index_elements=["provider", "nonce"])
+        .returning(WebhookNonce.id)
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return session.execute(stmt).scalar() is not None
 
 
 def mark_enqueued(session: Session, inbox_ids: Sequence[int], now: datetime) -> None:

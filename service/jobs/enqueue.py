@@ -24,13 +24,17 @@ def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
     for inbox_id in inbox_ids:
         try:
             ports().jobs.enqueue(
-                "routing", "service.jobs.intake.process_inbox", inbox_id, job_id=f"inbox:{inbox_id}"
+                "routing", "service.jobs.intake.process_inbox", inbox_id, job_id=f"inbox-{inbox_id}"
             )
         except QueueUnavailable as exc:
             log.warning(
                 "queue unavailable; rows stay pending for the sweeper",
                 extra={"pending": len(inbox_ids) - len(handed), "error": str(exc)[:200]},
             )
+            break
+        except Exception:
+            # The rows are committed: never turn this into an error for the platform.
+            log.exception("enqueue failed; rows stay pending for the sweeper")
             break
         handed.append(inbox_id)
     if handed:

@@ -1,0 +1,115 @@
+"""Helpers to post the signed samples (or freshly signed variants) to the receivers."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from service.extensions import db
+from service.models import Contact, DeliveryStatus, InboxMessage
+from tests import samples
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+
+def sign_whatsapp(body: bytes) -> dict[str, str]:
+    digest = hmac.new(samples.WHATSAPP_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Hub-Signature-256": f"sha256={digest}"}
+
+
+def whatsapp_text(
+    message_id: str, sender: str = "5215512345678", text: str = "Hola", name: str = "Lucía Gómez"
+) -> bytes:
+    return json.dumps(
+        {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": "1",
+                    "changes": [
+                        {
+                            "field": "messages",
+                            "value": {
+                                "messaging_product": "whatsapp",
+                                "metadata": {
+                                    "display_phone_number": "15550783881",
+                                    "phone_number_id": "106540352242922",
+                                },
+                                "contacts": [{"profile": {"name": name}, "wa_id": sender}],
+                                "messages": [
+                                    {
+                                        "from": sender,
+                                        "id": message_id,
+                                        "timestamp": "1763809200",
+                                        "type": "text",
+                                        "text": {"body": text},
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+    ).encode()
+
+
+class Posting:
+    def __init__(self, client: Any, app: Any) -> None:
+        self.client, self.app = client, app
+
+    def whatsapp(self, body: bytes, headers: dict[str, str] | None = None) -> Any:
+        return self.client.post(
+            "/webhooks/whatsapp",
+            data=body,
+            content_type="application/json",
+            headers=sign_whatsapp(body) if headers is None else headers,
+        )
+
+    def sample(self, name: str) -> Any:
+        headers = {"X-Hub-Signature-256": "sha256=" + samples.WHATSAPP_SIGNATURES[name]}
+        return self.whatsapp(samples.raw(name), headers)
+
+    def rows(self) -> list[InboxMessage]:
+        with self.app.app_context():
+            rows = list(db.session.scalars(sa.select(InboxMessage).order_by(InboxMessage.id)))
+            db.session.expunge_all()
+            return rows
+
+    def count(self, model: Any) -> int:
+        with self.app.app_context():
+            return db.session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+    def contacts(self) -> list[tuple[str, list[tuple[str, str]], int | None]]:
+        with self.app.app_context():
+            return [
+                (c.name, sorted((i.kind, i.value) for i in c.identities), c.cartera_id)
+                for c in db.session.scalars(sa.select(Contact).order_by(Contact.id))
+            ]
+
+
+@pytest.fixture
+def post(client, app) -> Posting:
+    return Posting(client, app)
+
+
+@pytest.fixture
+def clock(app, monkeypatch) -> FixedClock:
+    fixed = FixedClock(datetime.fromtimestamp(samples.MAILGUN_TIMESTAMP + 30, tz=UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", fixed)
+    return fixed
+
+
+__all__ = ["DeliveryStatus", "FixedClock", "Posting", "sign_whatsapp", "whatsapp_text"]
