@@ -53,6 +53,10 @@ class Accepted:
 
 def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
     sender = message.sender
+    thread_key = message.thread_key
+    if sender is not None and sender.kind == PHONE and thread_key == sender.value:
+        # phone threads are keyed by the normalized number, like the sender
+        thread_key = normalize_handle(PHONE, sender.value, region)
     return {
         "provider": message.provider,
         "channel": message.channel,
@@ -69,7 +73,7 @@ def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
             for i in message.other_identities
         ],
         "recipient": message.recipient[:320] if message.recipient else None,
-        "thread_key": message.thread_key[:320] if message.thread_key else None,
+        "thread_key": thread_key[:320] if thread_key else None,
         "text": message.text,
         "attachments": [asdict(a) for a in message.attachments],
         "payload": message.payload,

@@ -26,6 +26,7 @@ def test_signed_sample_is_stored_and_processed(post):
     (row,) = post.rows()
     assert row.provider == "meta" and row.channel == "whatsapp"
     assert row.sender_value == "+525512345678" and row.sender_raw == "5215512345678"
+    assert row.thread_key == "+525512345678"
     assert row.text == "Hola, quiero saber el saldo de mi cuenta"
     # the in-process job resolved the sender into a new contact without a cartera
     assert row.status == "processed" and row.contact_id is not None
