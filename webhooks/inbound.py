@@ -93,27 +93,37 @@ class UploadedFile:
     data: bytes
 
 
+def multipart_fields(req: InboundRequest) -> tuple[dict[str, bytes], list[UploadedFile]]:
+    """Fields of a multipart/form-data body as raw bytes, and its files.
+
+    :raise PayloadError: not multipart.
+    """
+    fields: dict[str, bytes] = {}
+    charsets: dict[str, str] = {}
+    files: list[UploadedFile] = []
+    for part in req.multipart():
+        name = form_name(part)
+        if not name:
+            continue
+        data = part_bytes(part)
+        filename = part.get_filename()
+        if filename is not None:
+            files.append(UploadedFile(name, filename, part.get_content_type(), data))
+        else:
+            fields[name] = data
+            charsets[name] = part.get_content_charset() or "utf-8"
+    return fields, files
+
+
 def form_fields(req: InboundRequest) -> tuple[dict[str, str], list[UploadedFile]]:
-    """Text fields and files of a urlencoded or multipart body (UTF-8 unless a part says).
+    """Text fields and files of a urlencoded or multipart body (UTF-8: Twilio, Mailgun).
 
     :raise PayloadError: neither form encoding, or unreadable.
     """
     content_type = (req.header("Content-Type") or req.content_type).lower()
     if "multipart/form-data" in content_type:
-        fields: dict[str, str] = {}
-        files: list[UploadedFile] = []
-        for part in req.multipart():
-            name = form_name(part)
-            if not name:
-                continue
-            data = part_bytes(part)
-            filename = part.get_filename()
-            if filename is not None:
-                files.append(UploadedFile(name, filename, part.get_content_type(), data))
-            else:
-                charset = part.get_content_charset() or "utf-8"
-                fields[name] = decode_text(data, charset)
-        return fields, files
+        raw, files = multipart_fields(req)
+        return {name: decode_text(data, "utf-8") for name, data in raw.items()}, files
     if "application/x-www-form-urlencoded" in content_type:
         return dict(req.form()), []
     raise PayloadError("expected a form body")

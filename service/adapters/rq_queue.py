@@ -49,28 +49,22 @@ class RQJobQueue:
             if not self.is_async:
                 q.enqueue(function, *args, job_id=job_id)
                 return True
-            try:
-                q.enqueue(
-                    function,
-                    *args,
-                    job_id=job_id,
-                    unique=True,
-                    retry=self.retry,
-                    failure_ttl=7 * 24 * 3600,
-                )
-                return True
-            except DuplicateJobError:
-                if not self._forget_if_done(job_id):
-                    return False
-                q.enqueue(
-                    function,
-                    *args,
-                    job_id=job_id,
-                    unique=True,
-                    retry=self.retry,
-                    failure_ttl=7 * 24 * 3600,
-                )
-                return True
+            # At most twice: a finished or failed job under this id is replaced once.
+            for _ in range(2):
+                try:
+                    q.enqueue(
+                        function,
+                        *args,
+                        job_id=job_id,
+                        unique=True,
+                        retry=self.retry,
+                        failure_ttl=7 * 24 * 3600,
+                    )
+                    return True
+                except DuplicateJobError:
+                    if not self._forget_if_done(job_id):
+                        return False
+            return False
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 

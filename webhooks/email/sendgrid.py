@@ -13,13 +13,7 @@ from datetime import UTC, datetime
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, split_address, thread_key
-from webhooks.inbound import (
-    InboundRequest,
-    PayloadError,
-    decode_text,
-    form_name,
-    part_bytes,
-)
+from webhooks.inbound import InboundRequest, PayloadError, decode_text, multipart_fields
 from webhooks.signatures import check_basic_auth, sha256_hex
 
 PROVIDER = "sendgrid"
@@ -32,24 +26,16 @@ def verify(req: InboundRequest, user: str, password: str) -> None:
 
 def parse(req: InboundRequest) -> Delivery:
     """:raise PayloadError: not multipart, or no sender."""
-    raw: dict[str, bytes] = {}
-    files: list[Attachment] = []
-    for part in req.multipart():
-        name = form_name(part)
-        if not name:
-            continue
-        data = part_bytes(part)
-        if part.get_filename() is not None:
-            files.append(
-                Attachment(
-                    name=part.get_filename(),
-                    content_type=part.get_content_type(),
-                    size=len(data),
-                    sha256=sha256_hex(data),
-                )
-            )
-        else:
-            raw[name] = data
+    raw, uploads = multipart_fields(req)
+    files = [
+        Attachment(
+            name=f.filename,
+            content_type=f.content_type,
+            size=len(f.data),
+            sha256=sha256_hex(f.data),
+        )
+        for f in uploads
+    ]
     try:
         charsets = json.loads(decode_text(raw.get("charsets", b"{}"), "utf-8"))
     except ValueError:
