@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from service.config import Config
-from service.domain.ports import Ports
+from service.domain.ports import ChatPlatform, Ports
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -41,17 +41,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def build_ports(config: Config) -> Ports:
-    """The real adapters: RQ on Redis, or on fakeredis in-process on the embedded default."""
+    """The real adapters: RQ on Redis (fakeredis in-process on the embedded default), and
+    Rocket.Chat (a recording stand-in when ROCKETCHAT_URL is unset)."""
     from fakeredis import FakeStrictRedis
     from rq import Retry
 
+    from service.adapters.recording_chat import RecordingChatPlatform
+    from service.adapters.rocketchat import RocketChatClient
     from service.adapters.rq_queue import RQJobQueue
 
     if config.redis_url:
-        jobs = RQJobQueue.from_url(config.redis_url, retry=Retry(max=4, interval=[2, 10, 60, 300]))
+        # Exponential back-off for Rocket.Chat or database outages, then "failed" for replay.
+        jobs = RQJobQueue.from_url(
+            config.redis_url, retry=Retry(max=5, interval=[5, 15, 45, 135, 405])
+        )
     else:
         jobs = RQJobQueue(FakeStrictRedis(), is_async=False)
-    return Ports(jobs=jobs)
+    chat: ChatPlatform
+    if config.rocketchat_url and config.rocketchat_user_id and config.rocketchat_auth_token:
+        chat = RocketChatClient(
+            config.rocketchat_url, config.rocketchat_user_id, config.rocketchat_auth_token
+        )
+    else:
+        chat = RecordingChatPlatform()
+    return Ports(jobs=jobs, chat=chat)
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:

@@ -132,9 +132,11 @@ def _sweep_forever(app: Flask, every: float, stop: threading.Event) -> None:
     while not stop.wait(every):
         try:
             with app.app_context():
-                found, enqueued = sweeper.requeue_stale()
-            if found:
-                log.info("sweep", extra={"found": found, "enqueued": enqueued})
+                found, enqueued, fallbacks = sweeper.sweep()
+            if found or fallbacks:
+                log.info(
+                    "sweep", extra={"found": found, "enqueued": enqueued, "fallbacks": fallbacks}
+                )
         except Exception:
             log.exception("sweep failed")
 

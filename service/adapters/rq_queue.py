@@ -7,6 +7,7 @@ with jobs executed in-process right after they are enqueued.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -65,6 +66,17 @@ class RQJobQueue:
                     if not self._forget_if_done(job_id):
                         return False
             return False
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise QueueUnavailable(str(exc)) from exc
+
+    def enqueue_at(
+        self, when: datetime, queue: str, function: str, *args: object, job_id: str
+    ) -> None:
+        if not self.is_async:
+            return  # in-process: the embedded sweeper runs due work
+        q = Queue(queue, connection=self.connection, default_timeout=self.timeout)
+        try:
+            q.enqueue_at(when, function, *args, job_id=job_id, retry=self.retry)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 

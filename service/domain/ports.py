@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from service.domain.routing import Presence
 
 
 class QueueUnavailable(Exception):
@@ -22,6 +24,91 @@ class JobQueue(Protocol):
         """
         ...
 
+    def enqueue_at(
+        self, when: datetime, queue: str, function: str, *args: object, job_id: str
+    ) -> None:
+        """Run ``function(*args)`` at *when* (the sweeper is the safety net).
+
+        :raise QueueUnavailable: the queue backend cannot be reached.
+        """
+        ...
+
+
+class ChatPlatformError(Exception):
+    """The chat platform refused a call (``code`` is its error name)."""
+
+    retryable = False
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ChatPlatformUnavailable(ChatPlatformError):
+    """Down, timing out, rate limiting or answering 5xx: retry later."""
+
+    retryable = True
+
+
+class RoomClosed(ChatPlatformError):
+    """The room was closed in the chat platform; a new one must be opened."""
+
+
+@dataclass(frozen=True)
+class Visitor:
+    id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Room:
+    id: str
+    new: bool
+    tags: tuple[str, ...] = ()
+
+
+class ChatPlatform(Protocol):
+    """Rocket.Chat Omnichannel as the jobs need it."""
+
+    name: str
+
+    def register_visitor(
+        self,
+        token: str,
+        *,
+        name: str,
+        phone: str | None,
+        email: str | None,
+        department: str | None,
+    ) -> Visitor: ...
+
+    def open_room(self, token: str, *, agent_id: str | None = None) -> Room: ...
+
+    def post_visitor_message(self, token: str, room_id: str, text: str, message_id: str) -> None:
+        """:raise RoomClosed: the room is closed."""
+        ...
+
+    def tag_room(
+        self, *, token: str, visitor_id: str, room_id: str, tags: list[str], badge: str
+    ) -> None:
+        """Add *tags* to the room's tags (never replacing them) and set the badge field."""
+        ...
+
+    def forward(
+        self,
+        room_id: str,
+        *,
+        agent_id: str | None = None,
+        department_id: str | None = None,
+        comment: str,
+    ) -> None: ...
+
+    def presence(self, agent_user_id: str) -> Presence: ...
+
+
+class LiveBadges(Protocol):
+    def emit(self, payload: dict[str, Any], rooms: list[str]) -> None: ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -34,7 +121,14 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class NoBadges:
+    def emit(self, payload: dict[str, Any], rooms: list[str]) -> None:
+        return None
+
+
 @dataclass
 class Ports:
     jobs: JobQueue
+    chat: ChatPlatform
     clock: Clock = field(default_factory=SystemClock)
+    badges: LiveBadges = field(default_factory=NoBadges)

@@ -1,8 +1,6 @@
-"""The job run for each stored inbound message: resolve (or create) its contact.
-
-Routing to Rocket.Chat builds on this (next step); the row ends ``processed`` or, after
-the last retry, ``failed`` with the error kept for a replay.
-"""
+"""The job run for each stored inbound message: resolve (or create) its contact, then
+route it (jobs.routing). The row ends ``processed`` or, after the last retry, ``failed``
+with the error kept for a replay."""
 
 from __future__ import annotations
 
@@ -11,7 +9,8 @@ import time
 
 from service.domain import intake
 from service.extensions import db
-from service.jobs.runtime import current_job_id, job_context, last_attempt
+from service.jobs import routing
+from service.jobs.runtime import current_job_id, job_context, last_attempt, ports
 from service.models import InboxMessage
 from service.models.types import utcnow
 
@@ -28,9 +27,12 @@ def process_inbox(inbox_id: int) -> str:
         if row is None:
             log.info("inbox job skipped", extra={"inbox_id": inbox_id, "job_id": current_job_id()})
             return "skipped"
+        wired = ports()
         try:
             contact, created = intake.resolve_contact(session, row)
             row.contact_id = contact.id if contact is not None else None
+            session.commit()
+            routed = routing.route(session, row, contact, wired, wired.clock.now())
             intake.finish(session, row, "processed", utcnow())
             session.commit()
         except Exception as exc:
@@ -44,6 +46,8 @@ def process_inbox(inbox_id: int) -> str:
                 "inbox job failed", extra={"inbox_id": inbox_id, "job_id": current_job_id()}
             )
             raise
+        if routed is not None and routed.created:
+            routing.emit_badge(session, routed.conversation, wired)
         log.info(
             "inbox job done",
             extra={
@@ -51,6 +55,8 @@ def process_inbox(inbox_id: int) -> str:
                 "job_id": current_job_id(),
                 "kind": row.kind,
                 "contact_created": created,
+                "conversation_id": routed.conversation.id if routed else None,
+                "reason": routed.conversation.reason if routed and routed.created else None,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from service.domain import intake
+from service.domain import conversations, intake
+from service.domain.ports import QueueUnavailable
 from service.extensions import db
 from service.jobs.enqueue import enqueue_inbox
+from service.jobs.runtime import ports
 from service.models.types import utcnow
 
 GRACE = timedelta(seconds=30)
@@ -23,6 +25,33 @@ def requeue_stale(grace: timedelta = GRACE, lease: timedelta = LEASE) -> tuple[i
     ids = intake.stale_ids(db.session(), utcnow(), grace=grace, lease=lease)
     db.session.commit()
     return len(ids), enqueue_inbox(ids)
+
+
+def fallback_overdue() -> int:
+    """Enqueue the owner fallback of every conversation whose owner wait is over (the
+    scheduled job's safety net, and the only trigger on the embedded default)."""
+    now = ports().clock.now()
+    ids = conversations.overdue(db.session(), now)
+    db.session.commit()
+    done = 0
+    for conversation_id in ids:
+        try:
+            ports().jobs.enqueue(
+                "routing",
+                "service.jobs.routing.owner_fallback",
+                conversation_id,
+                job_id=f"fallback-{conversation_id}",
+            )
+        except QueueUnavailable:
+            break
+        done += 1
+    return done
+
+
+def sweep() -> tuple[int, int, int]:
+    """One round of the periodic sweep: (pending found, enqueued, fallbacks enqueued)."""
+    found, enqueued = requeue_stale()
+    return found, enqueued, fallback_overdue()
 
 
 def replay(inbox_ids: Sequence[int] | None = None) -> tuple[int, int]:

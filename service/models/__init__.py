@@ -3,6 +3,7 @@
 from service.models.audit import AuditEvent, AuditLogIsAppendOnly
 from service.models.cartera import Cartera
 from service.models.contact import Contact, ContactIdentity
+from service.models.conversation import Conversation
 from service.models.inbox import INBOX_STATUSES, DeliveryStatus, InboxMessage, WebhookNonce
 from service.models.org import Agent, Team, agent_teams
 from service.models.user import ApiToken, User
@@ -15,6 +16,7 @@ __all__ = [
     "Cartera",
     "Contact",
     "ContactIdentity",
+    "Conversation",
     "DeliveryStatus",
     "INBOX_STATUSES",
     "InboxMessage",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import Base
@@ -36,6 +37,10 @@ class Cartera(Base):
         ForeignKey("agents.id", ondelete="RESTRICT"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Seconds the owner has to take a conversation before it goes to the team (0 = no wait).
+    owner_timeout_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # {"timezone": ..., "weekly": {"mon": [["09:00", "18:00"]], ...}}; None = always open.
+    business_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

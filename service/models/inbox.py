@@ -52,6 +52,11 @@ class InboxMessage(Base):
     contact_id: Mapped[int | None] = mapped_column(
         ForeignKey("contacts.id", ondelete="SET NULL"), index=True
     )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), index=True
+    )
+    # The id this message was posted under in Rocket.Chat (set once: never posted twice).
+    rc_message_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeliveryStatus(Base):

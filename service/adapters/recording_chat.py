@@ -1,0 +1,71 @@
+"""A chat platform that records calls instead of making them: the embedded default's
+stand-in for Rocket.Chat (decisions are still stored and shown)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any
+
+from service.domain.ports import Room, RoomClosed, Visitor
+from service.domain.routing import Presence
+
+
+class RecordingChatPlatform:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.rooms: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _record(self, call: str, **args: Any) -> None:
+        with self._lock:
+            self.calls.append((call, args))
+
+    @staticmethod
+    def _id(prefix: str, value: str) -> str:
+        return f"{prefix}-{hashlib.sha256(value.encode()).hexdigest()[:17]}"
+
+    def register_visitor(
+        self, token: str, *, name: str, phone: str | None, email: str | None, department: str | None
+    ) -> Visitor:
+        self._record("register_visitor", token=token, department=department)
+        return Visitor(id=self._id("visitor", token), token=token)
+
+    def open_room(self, token: str, *, agent_id: str | None = None) -> Room:
+        self._record("open_room", token=token, agent_id=agent_id)
+        with self._lock:
+            for room_id, room in self.rooms.items():
+                if room["token"] == token and room["open"]:
+                    return Room(id=room_id, new=False, tags=tuple(room["tags"]))
+            room_id = self._id("room", f"{token}:{len(self.rooms)}")
+            self.rooms[room_id] = {"token": token, "open": True, "tags": []}
+        return Room(id=room_id, new=True)
+
+    def post_visitor_message(self, token: str, room_id: str, text: str, message_id: str) -> None:
+        self._record("post_visitor_message", room_id=room_id, message_id=message_id)
+        room = self.rooms.get(room_id)
+        if room is not None and not room["open"]:
+            raise RoomClosed("room-closed", "room-closed")
+
+    def tag_room(
+        self, *, token: str, visitor_id: str, room_id: str, tags: list[str], badge: str
+    ) -> None:
+        self._record("tag_room", room_id=room_id, tags=tags, badge=badge)
+        room = self.rooms.setdefault(room_id, {"token": token, "open": True, "tags": []})
+        room["tags"] = sorted(set(room["tags"]) | set(tags))
+
+    def forward(
+        self,
+        room_id: str,
+        *,
+        agent_id: str | None = None,
+        department_id: str | None = None,
+        comment: str,
+    ) -> None:
+        self._record("forward", room_id=room_id, agent_id=agent_id, department_id=department_id)
+
+    def presence(self, agent_user_id: str) -> Presence:
+        # Nothing to ask: the owner counts as available, and the trace says why.
+        return Presence(available=True, source="recording")

@@ -1,0 +1,281 @@
+"""Conversations: open one per contact and thread with its routing decision, keep later
+messages in it (sticky), close it, and show it (domain rules 4 and 6)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from service.domain.access import visible_carteras
+from service.domain.actor import Actor
+from service.domain.errors import NotFound
+from service.domain.pagination import Page, paginate
+from service.domain.periods import dates_range
+from service.domain.routing import CarteraView, OwnerView, RoutingDecision
+from service.models import Agent, Cartera, Contact, Conversation, InboxMessage, Team
+
+
+def visitor_token(kind: str, value: str) -> str:
+    """A stable, URL-safe Rocket.Chat visitor token for a channel handle."""
+    return hashlib.sha256(f"carteras:{kind}:{value}".encode()).hexdigest()[:32]
+
+
+def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None:
+    """The contact's current cartera with its current owners, as routing needs it."""
+    if cartera_id is None:
+        return None
+    cartera = session.get(Cartera, cartera_id)
+    if cartera is None:
+        return None
+    agent, team = cartera.agent, cartera.team
+    owner = (
+        OwnerView(
+            id=agent.id,
+            name=agent.name,
+            active=agent.active,
+            rocketchat_user_id=agent.rocketchat_user_id,
+            max_open_chats=agent.max_open_chats,
+        )
+        if agent is not None
+        else None
+    )
+    return CarteraView(
+        id=cartera.id,
+        name=cartera.name,
+        icon=cartera.icon,
+        color=cartera.color,
+        active=cartera.active,
+        team_id=cartera.team_id,
+        team_name=team.name if team else None,
+        department_id=team.rocketchat_department_id if team else None,
+        owner=owner,
+        owner_timeout_seconds=cartera.owner_timeout_seconds or 0,
+        business_hours=cartera.business_hours,
+    )
+
+
+def open_chats(session: Session, agent_id: int) -> int:
+    return (
+        session.scalar(
+            select(func.count(Conversation.id)).where(
+                Conversation.agent_id == agent_id,
+                Conversation.status == "open",
+                Conversation.routed_to == "agent",
+            )
+        )
+        or 0
+    )
+
+
+def find_open(
+    session: Session, contact_id: int, channel: str, thread_key: str
+) -> Conversation | None:
+    return session.scalar(
+        select(Conversation).where(
+            Conversation.contact_id == contact_id,
+            Conversation.channel == channel,
+            Conversation.thread_key == thread_key,
+            Conversation.status == "open",
+        )
+    )
+
+
+def find_by_room(session: Session, room_id: str) -> Conversation | None:
+    """The newest conversation held in a Rocket.Chat room."""
+    return session.scalar(
+        select(Conversation)
+        .where(Conversation.rc_room_id == room_id)
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
+def start(
+    session: Session,
+    *,
+    contact: Contact,
+    row: InboxMessage,
+    thread_key: str,
+    cartera: CarteraView | None,
+    decision: RoutingDecision,
+    now: datetime,
+) -> Conversation:
+    """Open a conversation with its decision and a snapshot of who it was routed with."""
+    agent = session.get(Agent, decision.agent_id) if decision.agent_id else None
+    team = session.get(Team, decision.team_id) if decision.team_id else None
+    conversation = Conversation(
+        contact_id=contact.id,
+        channel=row.channel,
+        provider=row.provider,
+        thread_key=thread_key,
+        status="open",
+        cartera_id=cartera.id if cartera else None,
+        cartera_name=cartera.name if cartera else None,
+        cartera_icon=cartera.icon if cartera else None,
+        cartera_color=cartera.color if cartera else None,
+        team_id=team.id if team else None,
+        team_name=team.name if team else None,
+        agent_id=agent.id if agent else None,
+        agent_name=agent.name if agent else None,
+        routed_to=decision.target,
+        department_id=decision.department_id,
+        reason=decision.reason,
+        trace=decision.trace,
+        opened_at=now,
+        last_message_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    return conversation
+
+
+def note(conversation: Conversation, event: str, **details: Any) -> None:
+    """Append an event to the conversation's trace (owner fallback, room closed, ...)."""
+    events = list(conversation.trace.get("events", []))
+    events.append({"event": event, **details})
+    conversation.trace = {**conversation.trace, "events": events}
+
+
+def close(conversation: Conversation, now: datetime, why: str) -> None:
+    if conversation.status == "open":
+        conversation.status = "closed"
+        conversation.closed_at = now
+        note(conversation, "closed", at=now.isoformat(), why=why)
+
+
+def mark_taken(conversation: Conversation, now: datetime, by: str | None) -> None:
+    if conversation.taken_at is None:
+        conversation.taken_at = now
+        note(conversation, "taken", at=now.isoformat(), by=by)
+
+
+def claim_fallback(session: Session, conversation_id: int, now: datetime) -> bool:
+    """Compare-and-set: the owner did not take it in time and nobody fell back yet."""
+    result = session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id == conversation_id,
+            Conversation.status == "open",
+            Conversation.routed_to == "agent",
+            Conversation.taken_at.is_(None),
+            Conversation.fallback_at.is_(None),
+            Conversation.owner_deadline_at <= now,
+        )
+        .values(fallback_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def overdue(session: Session, now: datetime) -> list[int]:
+    """Conversations whose owner wait is over and that nobody took."""
+    return list(
+        session.scalars(
+            select(Conversation.id).where(
+                Conversation.status == "open",
+                Conversation.routed_to == "agent",
+                Conversation.taken_at.is_(None),
+                Conversation.fallback_at.is_(None),
+                Conversation.owner_deadline_at <= now,
+            )
+        )
+    )
+
+
+def badge(conversation: Conversation, contact_name: str | None) -> dict[str, Any]:
+    """The live ``badge`` event sent to the agent's and the team's rooms."""
+    return {
+        "conversation_id": conversation.id,
+        "contact": {"id": conversation.contact_id, "name": contact_name},
+        "cartera": {
+            "id": conversation.cartera_id,
+            "name": conversation.cartera_name,
+            "icon": conversation.cartera_icon,
+            "color": conversation.cartera_color,
+        }
+        if conversation.cartera_id
+        else None,
+        "channel": conversation.channel,
+        "routed_to": {
+            "type": conversation.routed_to,
+            "agent_id": conversation.agent_id,
+            "team_id": conversation.team_id,
+        },
+        "reason": conversation.reason,
+    }
+
+
+def badge_rooms(conversation: Conversation) -> list[str]:
+    rooms = []
+    if conversation.agent_id is not None:
+        rooms.append(f"agent:{conversation.agent_id}")
+    if conversation.team_id is not None:
+        rooms.append(f"team:{conversation.team_id}")
+    return rooms
+
+
+@dataclass(frozen=True)
+class ConversationFilters:
+    contact_id: int | None = None
+    cartera_id: int | None = None
+    agent_id: int | None = None
+    channel: str | None = None
+    status: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def list_conversations(
+    session: Session,
+    actor: Actor,
+    filters: ConversationFilters,
+    *,
+    tz: ZoneInfo,
+    page: int,
+    per_page: int,
+) -> Page[Conversation]:
+    """Newest first; an agent sees the conversations of its carteras (as routed)."""
+    stmt = select(Conversation).order_by(Conversation.opened_at.desc(), Conversation.id.desc())
+    if not actor.is_manager:
+        stmt = stmt.where(
+            Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
+        )
+    for column, value in (
+        (Conversation.contact_id, filters.contact_id),
+        (Conversation.cartera_id, filters.cartera_id),
+        (Conversation.agent_id, filters.agent_id),
+        (Conversation.channel, filters.channel),
+        (Conversation.status, filters.status),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    lower, upper = dates_range(filters.date_from, filters.date_to, tz)
+    if lower is not None:
+        stmt = stmt.where(Conversation.opened_at >= lower)
+    if upper is not None:
+        stmt = stmt.where(Conversation.opened_at < upper)
+    return paginate(session, stmt, page, per_page)
+
+
+def get_conversation(session: Session, actor: Actor, conversation_id: int) -> Conversation:
+    """:raise NotFound: no such conversation, or (for an agent) not of its carteras."""
+    stmt = select(Conversation).where(Conversation.id == conversation_id)
+    if not actor.is_manager:
+        stmt = stmt.where(
+            Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
+        )
+    conversation = session.scalar(stmt)
+    if conversation is None:
+        raise NotFound(
+            f"Conversation {conversation_id} does not exist.", {"conversation_id": conversation_id}
+        )
+    return conversation
+
+
+def deadline(now: datetime, seconds: int) -> datetime | None:
+    return now + timedelta(seconds=seconds) if seconds > 0 else None

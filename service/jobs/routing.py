@@ -1,0 +1,321 @@
+"""Route an inbound message: its conversation, the decision, the Rocket.Chat steps, the badge.
+
+Each Rocket.Chat step is recorded on the conversation (or the message) as soon as it
+succeeds, so a retry or a replay resumes where it stopped and never repeats a room, a
+posted message, a tag or a forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.domain import conversations as convs
+from service.domain.identity import EMAIL, PHONE
+from service.domain.ports import Ports, QueueUnavailable, RoomClosed
+from service.domain.routing import (
+    CARTERA_INACTIVE,
+    OWNER_TIMEOUT_TEAM,
+    CarteraView,
+    RoutingDecision,
+    RoutingInput,
+    decide,
+    within_hours,
+)
+from service.extensions import db
+from service.jobs import runtime
+from service.models import Agent, Contact, Conversation, InboxMessage
+
+log = logging.getLogger(__name__)
+# Rocket.Chat events that start a conversation inside Rocket.Chat (web chat, its own inboxes).
+RC_OPENERS = frozenset({"LivechatSessionStart", "LivechatSessionQueued", "visitor_message"})
+
+
+@dataclass(frozen=True)
+class Routed:
+    conversation: Conversation
+    created: bool
+
+
+def decision_for(
+    session: Session, contact: Contact, ports: Ports, now: datetime
+) -> tuple[CarteraView | None, RoutingDecision]:
+    """Gather what the policy needs (current cartera, owner presence and load), then decide."""
+    view = convs.cartera_view(session, contact.cartera_id)
+    presence, load = None, 0
+    owner = view.owner if view else None
+    if (
+        view is not None
+        and view.active
+        and owner is not None
+        and owner.active
+        and owner.rocketchat_user_id
+        and within_hours(view.business_hours, now)
+    ):
+        presence = ports.chat.presence(owner.rocketchat_user_id)
+        load = convs.open_chats(session, owner.id)
+    decision = decide(RoutingInput(cartera=view, now=now, presence=presence, owner_open_chats=load))
+    decision.trace["platform"] = ports.chat.name
+    decision.trace["owner_timeout_seconds"] = decision.owner_deadline_seconds
+    return view, decision
+
+
+def _open(
+    session: Session,
+    row: InboxMessage,
+    contact: Contact,
+    thread_key: str,
+    ports: Ports,
+    now: datetime,
+) -> Routed:
+    """The open conversation of this thread, or a new one routed to the current owner."""
+    found = convs.find_open(session, contact.id, row.channel, thread_key)
+    if found is not None:
+        return Routed(found, False)
+    view, decision = decision_for(session, contact, ports, now)
+    try:
+        conversation = convs.start(
+            session,
+            contact=contact,
+            row=row,
+            thread_key=thread_key,
+            cartera=view,
+            decision=decision,
+            now=now,
+        )
+        session.commit()
+    except IntegrityError:  # another job opened this thread's conversation meanwhile
+        session.rollback()
+        found = convs.find_open(session, contact.id, row.channel, thread_key)
+        if found is None:
+            raise
+        return Routed(found, False)
+    return Routed(conversation, True)
+
+
+def _message_text(row: InboxMessage) -> str:
+    parts = [row.text] if row.text else []
+    for item in row.attachments or []:
+        label = item.get("name") or item.get("content_type") or "archivo"
+        parts.append(f"[{label}] {item.get('ref') or ''}".strip())
+    return "\n".join(parts) or f"[{row.kind}]"
+
+
+def _tag_and_forward(
+    session: Session, conversation: Conversation, ports: Ports, now: datetime
+) -> None:
+    chat = ports.chat
+    assert conversation.rc_room_id
+    assert conversation.rc_visitor_token
+    if (
+        conversation.rc_tagged_at is None
+        and conversation.cartera_id is not None
+        and conversation.reason != CARTERA_INACTIVE
+    ):
+        tags = [f"cartera:{conversation.cartera_name}"]
+        if conversation.team_name:
+            tags.append(f"equipo:{conversation.team_name}")
+        chat.tag_room(
+            token=conversation.rc_visitor_token,
+            visitor_id=conversation.rc_visitor_id or "",
+            room_id=conversation.rc_room_id,
+            tags=tags,
+            badge=f"{conversation.cartera_icon} {conversation.cartera_name}",
+        )
+        conversation.rc_tagged_at = now
+        session.commit()
+    if conversation.forwarded_to is not None or conversation.routed_to == "queue":
+        return
+    label = f"Cartera {conversation.cartera_icon} {conversation.cartera_name}"
+    if conversation.routed_to == "agent":
+        agent = session.get(Agent, conversation.agent_id)
+        target = agent.rocketchat_user_id if agent else None
+        chat.forward(
+            conversation.rc_room_id,
+            agent_id=target,
+            comment=f"{label}: asignada al dueño de la cartera",
+        )
+        conversation.forwarded_to = f"agent:{target}"
+        seconds = int(conversation.trace.get("owner_timeout_seconds") or 0)
+        conversation.owner_deadline_at = convs.deadline(now, seconds)
+    else:
+        chat.forward(
+            conversation.rc_room_id,
+            department_id=conversation.department_id,
+            comment=f"{label}: asignada al equipo ({conversation.reason})",
+        )
+        conversation.forwarded_to = f"department:{conversation.department_id}"
+    conversation.forwarded_at = now
+    session.commit()
+    if conversation.owner_deadline_at is not None:
+        try:
+            ports.jobs.enqueue_at(
+                conversation.owner_deadline_at,
+                "routing",
+                "service.jobs.routing.owner_fallback",
+                conversation.id,
+                job_id=f"fallback-{conversation.id}",
+            )
+        except QueueUnavailable:
+            log.warning(
+                "fallback not scheduled; the sweeper will find it",
+                extra={"conversation_id": conversation.id},
+            )
+
+
+def _channel_message(
+    session: Session,
+    row: InboxMessage,
+    contact: Contact,
+    ports: Ports,
+    now: datetime,
+    *,
+    reopened: bool = False,
+) -> Routed:
+    assert row.thread_key
+    assert row.sender_kind
+    assert row.sender_value
+    routed = _open(session, row, contact, row.thread_key, ports, now)
+    conversation, chat = routed.conversation, ports.chat
+    row.conversation_id = conversation.id
+    conversation.last_message_at = now
+    session.commit()
+    if conversation.rc_visitor_token is None:
+        visitor = chat.register_visitor(
+            convs.visitor_token(row.sender_kind, row.sender_value),
+            name=contact.name,
+            phone=row.sender_value if row.sender_kind == PHONE else None,
+            email=row.sender_value if row.sender_kind == EMAIL else None,
+            department=conversation.department_id if conversation.routed_to != "queue" else None,
+        )
+        conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
+        session.commit()
+    if conversation.rc_room_id is None:
+        owner = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+        room = chat.open_room(
+            conversation.rc_visitor_token,
+            agent_id=owner.rocketchat_user_id
+            if owner and conversation.routed_to == "agent"
+            else None,
+        )
+        conversation.rc_room_id = room.id
+        session.commit()
+    if row.rc_message_id is None:
+        message_id = f"carteras-{row.id}"
+        try:
+            chat.post_visitor_message(
+                conversation.rc_visitor_token,
+                conversation.rc_room_id,
+                _message_text(row),
+                message_id,
+            )
+        except RoomClosed:
+            if reopened:
+                raise
+            # Closed in Rocket.Chat: this message starts a new conversation, routed again
+            # to the cartera's current owner.
+            convs.close(conversation, now, "room closed in Rocket.Chat")
+            session.commit()
+            return _channel_message(session, row, contact, ports, now, reopened=True)
+        row.rc_message_id = message_id
+        session.commit()
+    _tag_and_forward(session, conversation, ports, now)
+    return routed
+
+
+def _rocketchat_event(
+    session: Session, row: InboxMessage, contact: Contact | None, ports: Ports, now: datetime
+) -> Routed | None:
+    room_id = row.thread_key
+    if not room_id:
+        return None
+    if row.kind in RC_OPENERS:
+        if contact is None:
+            return None
+        existing = convs.find_by_room(session, room_id)
+        if existing is not None and existing.status == "open":
+            return Routed(existing, False)  # sticky: already routed
+        routed = _open(session, row, contact, room_id, ports, now)
+        conversation = routed.conversation
+        visitor = row.payload.get("visitor") or {}
+        conversation.rc_room_id = room_id
+        conversation.rc_visitor_token = row.sender_value
+        conversation.rc_visitor_id = str(visitor.get("_id") or "")
+        row.conversation_id = conversation.id
+        session.commit()
+        _tag_and_forward(session, conversation, ports, now)
+        return routed
+    held = convs.find_by_room(session, room_id)
+    if held is None:
+        return None
+    row.conversation_id = held.id
+    agent = row.payload.get("agent") or {}
+    if row.kind == "agent_message":
+        # "taken" means the agent answered: a forward alone assigns without anyone reading.
+        convs.mark_taken(held, now, by=agent.get("username"))
+    elif row.kind == "LivechatSession":
+        convs.close(held, now, "closed in Rocket.Chat")
+    else:
+        convs.note(held, row.kind, at=now.isoformat())
+    session.commit()
+    return Routed(held, False)
+
+
+def route(
+    session: Session, row: InboxMessage, contact: Contact | None, ports: Ports, now: datetime
+) -> Routed | None:
+    """Route one claimed inbox row; None when there is nothing to route."""
+    if row.provider == "rocketchat":
+        return _rocketchat_event(session, row, contact, ports, now)
+    if contact is None or not row.thread_key or not row.sender_value:
+        return None
+    return _channel_message(session, row, contact, ports, now)
+
+
+def emit_badge(session: Session, conversation: Conversation, ports: Ports) -> None:
+    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
+    try:
+        ports.badges.emit(
+            convs.badge(conversation, contact.name if contact else None),
+            convs.badge_rooms(conversation),
+        )
+    except Exception:  # a live badge is a courtesy: never fail the routing for it
+        log.exception("badge not emitted", extra={"conversation_id": conversation.id})
+
+
+def owner_fallback(conversation_id: int) -> str:
+    """The owner did not take the conversation in time: forward it to the team."""
+    with runtime.job_context():
+        session = db.session()
+        wired = runtime.ports()
+        now = wired.clock.now()
+        if not convs.claim_fallback(session, conversation_id, now):
+            session.rollback()
+            return "skipped"
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        assert conversation.rc_room_id
+        if conversation.department_id:
+            wired.chat.forward(
+                conversation.rc_room_id,
+                department_id=conversation.department_id,
+                comment=f"Cartera {conversation.cartera_icon} "
+                f"{conversation.cartera_name}: el dueño no la tomó a tiempo",
+            )
+            conversation.forwarded_to = f"department:{conversation.department_id}"
+            conversation.routed_to = "team"
+        conversation.reason = OWNER_TIMEOUT_TEAM
+        convs.note(
+            conversation,
+            "owner_timeout",
+            at=now.isoformat(),
+            forwarded_to=conversation.forwarded_to,
+        )
+        session.commit()
+        emit_badge(session, conversation, wired)
+        log.info("owner fallback", extra={"conversation_id": conversation_id})
+        return "fallback"
