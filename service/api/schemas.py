@@ -72,6 +72,11 @@ class AgentIn(Schema):
     rocketchat_username = fields.String(allow_none=True, validate=validate.Length(max=120))
     active = fields.Boolean()
     team_ids = fields.List(fields.Integer(), validate=validate.Length(max=100))
+    max_open_chats = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "open conversations beyond which the team gets new ones"},
+    )
 
 
 class AgentPatch(AgentIn):
@@ -90,6 +95,7 @@ class AgentOut(Schema):
     rocketchat_user_id = fields.String(allow_none=True)
     rocketchat_username = fields.String(allow_none=True)
     active = fields.Boolean()
+    max_open_chats = fields.Integer(allow_none=True)
     team_ids = fields.Function(lambda agent: [t.id for t in agent.teams])
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -109,6 +115,19 @@ class CarteraIn(Schema):
     team_id = fields.Integer(allow_none=True)
     agent_id = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    owner_timeout_seconds = fields.Integer(
+        validate=validate.Range(min=0, max=86400),
+        metadata={
+            "description": "seconds the owner has to answer before the team gets it; 0 = no wait"
+        },
+    )
+    business_hours = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "owner hours; outside them the team gets the conversation",
+            "example": {"timezone": "America/Mexico_City", "weekly": {"mon": [["09:00", "18:00"]]}},
+        },
+    )
 
 
 class CarteraPatch(CarteraIn):
@@ -141,6 +160,8 @@ class CarteraOut(Schema):
     team = fields.Nested(Ref, allow_none=True)
     agent = fields.Nested(Ref, allow_none=True)
     active = fields.Boolean()
+    owner_timeout_seconds = fields.Integer()
+    business_hours = fields.Dict(allow_none=True)
     contact_count = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

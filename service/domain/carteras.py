@@ -17,10 +17,22 @@ from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.names import clean_name, fold, name_key, optional_text, search_key
 from service.domain.org import get_agent, get_team
 from service.domain.pagination import Page, paginate
+from service.domain.routing import validate_hours
 from service.models import Cartera, Contact
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-FIELDS = ("name", "icon", "color", "region", "description", "team_id", "agent_id", "active")
+FIELDS = (
+    "name",
+    "icon",
+    "color",
+    "region",
+    "description",
+    "team_id",
+    "agent_id",
+    "active",
+    "owner_timeout_seconds",
+    "business_hours",
+)
 
 
 def snapshot(cartera: Cartera) -> dict[str, Any]:
@@ -102,6 +114,10 @@ def _apply(session: Session, cartera: Cartera, data: Mapping[str, Any]) -> None:
             setattr(cartera, field, optional_text(data[field]))
     if "active" in data:
         cartera.active = bool(data["active"])
+    if "owner_timeout_seconds" in data:
+        cartera.owner_timeout_seconds = int(data["owner_timeout_seconds"] or 0)
+    if "business_hours" in data:
+        cartera.business_hours = validate_hours(data["business_hours"])
     cartera.search_key = search_key(cartera.name, cartera.region, cartera.description)
     _apply_owners(session, cartera, data)
 
@@ -144,7 +160,7 @@ def create_cartera(session: Session, actor: Actor, data: Mapping[str, Any]) -> C
     :raise Conflict: the name is taken, ignoring case.
     """
     require_manager(actor)
-    cartera = Cartera(active=True, team_id=None, agent_id=None)
+    cartera = Cartera(active=True, team_id=None, agent_id=None, owner_timeout_seconds=0)
     _apply(session, cartera, data)
     session.add(cartera)
     session.flush()

@@ -18,7 +18,15 @@ from service.domain.pagination import Page, paginate
 from service.models import Agent, Cartera, Team, User, agent_teams
 
 TEAM_FIELDS = ("name", "rocketchat_department_id")
-AGENT_FIELDS = ("name", "email", "rocketchat_user_id", "rocketchat_username", "active", "team_ids")
+AGENT_FIELDS = (
+    "name",
+    "email",
+    "rocketchat_user_id",
+    "rocketchat_username",
+    "active",
+    "team_ids",
+    "max_open_chats",
+)
 
 
 def team_snapshot(team: Team) -> dict[str, Any]:
@@ -33,6 +41,7 @@ def agent_snapshot(agent: Agent) -> dict[str, Any]:
         "rocketchat_username": agent.rocketchat_username,
         "active": agent.active,
         "team_ids": sorted(t.id for t in agent.teams),
+        "max_open_chats": agent.max_open_chats,
     }
 
 
@@ -180,6 +189,8 @@ def _apply_agent(session: Session, agent: Agent, data: Mapping[str, Any]) -> Non
             )
     if "active" in data:
         agent.active = bool(data["active"])
+    if "max_open_chats" in data:
+        agent.max_open_chats = data["max_open_chats"]
     if "team_ids" in data:
         agent.teams = _teams(session, data["team_ids"] or [])
 

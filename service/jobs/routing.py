@@ -190,7 +190,10 @@ def _channel_message(
             name=contact.name,
             phone=row.sender_value if row.sender_kind == PHONE else None,
             email=row.sender_value if row.sender_kind == EMAIL else None,
-            department=conversation.department_id if conversation.routed_to != "queue" else None,
+            # The department only when the team serves it: a room routed to the owner must
+            # stay outside it, or handing it back to the team would be a same-department
+            # forward, which Rocket.Chat refuses.
+            department=conversation.department_id if conversation.routed_to == "team" else None,
         )
         conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
         session.commit()

@@ -1,0 +1,292 @@
+"""Routing end to end: webhook -> job -> decision -> fake Rocket.Chat over HTTP -> badge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from service.adapters.rocketchat import RocketChatClient
+from service.extensions import db
+from service.jobs import sweeper
+from service.models import Conversation, InboxMessage
+from tests.fake_rocketchat import FakeRocketChat
+from tests.fakes import FakeLiveBadges
+from tests.webhooks.conftest import FixedClock, Posting, whatsapp_text
+
+PHONE = "5215512345678"  # WhatsApp id of +52 55 1234 5678
+
+
+@pytest.fixture
+def rc(app, monkeypatch):
+    with FakeRocketChat() as fake:
+        client = RocketChatClient(fake.url, fake.user_id, fake.auth_token, timeout=5)
+        monkeypatch.setattr(app.extensions["ports"], "chat", client)
+        fake.add_agent("u-luis", "luis", online=True)
+        fake.add_agent("u-marta", "marta", online=True)
+        yield fake
+
+
+@pytest.fixture
+def badges(app, monkeypatch):
+    fake = FakeLiveBadges()
+    monkeypatch.setattr(app.extensions["ports"], "badges", fake)
+    return fake
+
+
+@pytest.fixture
+def post(client, app):
+    return Posting(client, app)
+
+
+@pytest.fixture
+def org(make):
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
+    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta", rocketchat_username="marta")
+    premium = make.cartera("Premium", team, luis, "💎", color="#1E88E5")
+    contact = make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
+    return {"team": team, "luis": luis, "marta": marta, "premium": premium, "contact": contact}
+
+
+def conversations(app):
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(Conversation).order_by(Conversation.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_owner_online_gets_the_conversation_with_tag_and_badge(app, rc, badges, post, org):
+    assert post.whatsapp(whatsapp_text("wamid.1", sender=PHONE)).status_code == 200
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason, conv.agent_id) == ("agent", "owner_agent", org["luis"])
+    assert conv.cartera_name == "Premium" and conv.trace["presence"]["available"] is True
+    room = rc.rooms[conv.rc_room_id]
+    assert room["tags"] == ["cartera:Premium", "equipo:Norte"]
+    assert room["livechatData"] == {"cartera": "💎 Premium"}
+    assert room["servedBy"]["_id"] == "u-luis"
+    assert [m["msg"] for m in rc.messages] == ["Hola"]
+    assert rc.messages[0]["_id"] == f"carteras-{post.rows()[0].id}"
+    ((payload, rooms),) = badges.sent
+    assert rooms == [f"agent:{org['luis']}", f"team:{org['team']}"]
+    assert payload["cartera"] == {
+        "id": org["premium"],
+        "name": "Premium",
+        "icon": "💎",
+        "color": "#1E88E5",
+    }
+    assert payload["contact"]["name"] == "Lucía" and payload["reason"] == "owner_agent"
+    assert post.rows()[0].status == "processed"
+
+
+def test_owner_offline_goes_to_the_department(app, rc, post, org):
+    rc.set_online("u-luis", False)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason, conv.department_id) == (
+        "team",
+        "owner_offline_team",
+        "dep-norte",
+    )
+    # registered in the department, so Rocket.Chat already queues it there; the forward
+    # ("same department") is accepted as done
+    assert rc.rooms[conv.rc_room_id]["departmentId"] == "dep-norte"
+    assert rc.calls_to("livechat/room.forward") == [
+        {"roomId": conv.rc_room_id, "departmentId": "dep-norte",
+         "comment": "Cartera 💎 Premium: asignada al equipo (owner_offline_team)"}
+    ]
+    assert conv.forwarded_to == "department:dep-norte"
+
+
+def test_team_only_cartera_goes_to_the_department(app, rc, post, make, org):
+    shared = make.cartera("Compartida", org["team"], None, "🤝")
+    make.contact("Beto", shared, phones=["+52 55 2222 2222"])
+    post.whatsapp(whatsapp_text("wamid.2", sender="5215522222222", name="Beto"))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("team", "team_only_cartera")
+    assert rc.rooms[conv.rc_room_id]["tags"] == ["cartera:Compartida", "equipo:Norte"]
+
+
+def test_inactive_cartera_goes_to_the_default_queue_untagged(app, rc, post, coordinator, org):
+    coordinator.post(f"/api/carteras/{org['premium']}/deactivate")
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("queue", "cartera_inactive")
+    assert rc.forwards == [] and rc.rooms[conv.rc_room_id]["tags"] == []
+
+
+def test_unknown_sender_goes_to_the_default_queue_as_a_new_contact(app, rc, post, org):
+    post.whatsapp(whatsapp_text("wamid.9", sender="5215599999999", name="Nueva"))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason, conv.cartera_id) == ("queue", "no_cartera", None)
+    assert any(name == "Nueva" for name, _, _ in post.contacts())
+    assert rc.forwards == []
+
+
+def test_later_messages_stay_in_the_conversation(app, rc, post, org):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="uno"))
+    rc.set_online("u-luis", False)  # would change the decision, but the conversation is sticky
+    post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="dos"))
+    (conv,) = conversations(app)
+    assert conv.reason == "owner_agent"
+    assert [m["msg"] for m in rc.messages] == ["uno", "dos"]
+    assert len(rc.rooms) == 1 and len(rc.forwards) == 1
+    assert {r.conversation_id for r in post.rows()} == {conv.id}
+
+
+def test_a_reopened_conversation_follows_the_current_owner(app, rc, post, coordinator, org):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    first = conversations(app)[0]
+    # the cartera changes hands, and Rocket.Chat closes the room (no webhook seen)
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"agent_id": org["marta"]})
+    rc.close_room(first.rc_room_id)
+    post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="otra vez"))
+    old, new = conversations(app)
+    assert old.status == "closed" and old.agent_id == org["luis"]  # history kept
+    assert new.status == "open" and new.agent_id == org["marta"]
+    assert rc.rooms[new.rc_room_id]["servedBy"]["_id"] == "u-marta"
+    assert new.rc_room_id != old.rc_room_id
+
+
+def test_owner_timeout_hands_the_conversation_to_the_team(
+    app, rc, post, coordinator, org, monkeypatch
+):
+    clock = FixedClock(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert conv.routed_to == "agent" and conv.owner_deadline_at is not None
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 0  # not yet
+    clock.current += timedelta(seconds=31)
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 1
+        assert sweeper.fallback_overdue() == 0  # once
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("team", "owner_timeout_team")
+    assert conv.trace["events"][-1]["event"] == "owner_timeout"
+    assert rc.forwards[-1]["departmentId"] == "dep-norte" and len(rc.forwards) == 2
+
+
+def test_owner_who_answers_in_time_keeps_it(app, rc, post, coordinator, org, monkeypatch, client):
+    from tests import samples
+
+    clock = FixedClock(__import__("datetime").datetime.now(__import__("datetime").UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    answer = samples.raw("rocketchat/agent-message.json").replace(
+        b"Rm4tQ8vLx2NpK7cYd", conv.rc_room_id.encode()
+    )
+    client.post(
+        "/webhooks/rocketchat",
+        data=answer,
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+    clock.current += timedelta(seconds=60)
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 0
+    (conv,) = conversations(app)
+    assert conv.taken_at is not None and conv.routed_to == "agent"
+
+
+def test_outside_business_hours_skips_the_owner(app, rc, post, coordinator, org):
+    closed_all_week = {"timezone": "America/Mexico_City", "weekly": {}}
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"business_hours": closed_all_week})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("team", "outside_hours_team")
+    assert "presence" not in conv.trace  # the owner was not even asked about
+
+
+def test_owner_at_the_chat_limit(app, rc, post, coordinator, make, org):
+    coordinator.patch(f"/api/agents/{org['luis']}", {"max_open_chats": 1})
+    make.contact("Otro", org["premium"], phones=["+52 55 3333 3333"])
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    post.whatsapp(whatsapp_text("wamid.2", sender="5215533333333", name="Otro"))
+    first, second = conversations(app)
+    assert first.reason == "owner_agent" and second.reason == "owner_busy_team"
+
+
+def test_rocketchat_down_fails_and_replay_routes_once(app, rc, post, coordinator, org):
+    rc.down = True
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (row,) = post.rows()
+    assert row.status == "failed" and "ChatPlatformUnavailable" in row.last_error
+    assert coordinator.get("/api/inbox?status=failed").json["total"] == 1
+    rc.down = False
+    result = app.test_cli_runner().invoke(args=["inbox", "replay", "--id", str(row.id)])
+    assert "replayed=1" in result.output
+    assert post.rows()[0].status == "processed"
+    assert len(rc.rooms) == 1 and len(rc.messages) == 1 and len(rc.forwards) == 1
+
+
+def test_a_failure_halfway_resumes_without_repeating_steps(app, rc, post, org):
+    rc.fail("livechat/room.forward", status=500, times=1)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (row,) = post.rows()
+    assert row.status == "failed"
+    (conv,) = conversations(app)
+    assert conv.rc_room_id and conv.rc_tagged_at and conv.forwarded_to is None
+    app.test_cli_runner().invoke(args=["inbox", "replay", "--all-failed"])
+    assert len(rc.calls_to("livechat/visitor")) == 1
+    assert len(rc.messages) == 1 and len(rc.forwards) == 1
+    assert len(rc.calls_to("livechat/room.saveInfo")) == 1
+    assert conversations(app)[0].forwarded_to == "agent:u-luis"
+
+
+def test_chat_started_in_rocketchat_is_tagged_and_sent_to_the_owner(app, rc, client, make, org):
+    from tests import samples
+
+    make.contact("Jorge", org["premium"], phones=["+54 9 11 4440 0011"])
+    body = samples.raw("rocketchat/chat-start.json")
+    rc.visitors["3e9b1f0c7a2d4e6f8a0b2c4d6e8f0a1b"] = {
+        "_id": "6650a0b1c2d3e4f5a6b7c8d9",
+        "token": "3e9b1f0c7a2d4e6f8a0b2c4d6e8f0a1b",
+    }
+    rc.rooms["Rm4tQ8vLx2NpK7cYd"] = {
+        "_id": "Rm4tQ8vLx2NpK7cYd",
+        "open": True,
+        "tags": ["vip"],
+        "livechatData": {},
+        "servedBy": None,
+        "v": {"token": "3e9b1f0c7a2d4e6f8a0b2c4d6e8f0a1b"},
+    }
+    response = client.post(
+        "/webhooks/rocketchat",
+        data=body,
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+    assert response.status_code == 200
+    (conv,) = conversations(app)
+    assert conv.channel == "webchat" and conv.reason == "owner_agent"
+    room = rc.rooms["Rm4tQ8vLx2NpK7cYd"]
+    assert room["tags"] == ["vip", "cartera:Premium", "equipo:Norte"]  # merged, not replaced
+    assert room["servedBy"]["_id"] == "u-luis"
+    assert rc.calls_to("livechat/message") == []  # the message is already in Rocket.Chat
+
+
+def test_closing_webhook_closes_the_conversation(app, rc, client, post, org):
+    from tests import samples
+
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    close = samples.raw("rocketchat/chat-close.json").replace(
+        b"Xc8pKq2rTz4mN7bLw", conv.rc_room_id.encode()
+    )
+    client.post(
+        "/webhooks/rocketchat",
+        data=close,
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+    (conv,) = conversations(app)
+    assert conv.status == "closed" and conv.closed_at is not None
+    with app.app_context():
+        kinds = db.session.scalars(sa.select(InboxMessage.kind).order_by(InboxMessage.id)).all()
+    assert kinds == ["text", "LivechatSession"]
