@@ -93,8 +93,11 @@ def test_owner_offline_goes_to_the_department(app, rc, post, org):
     # ("same department") is accepted as done
     assert rc.rooms[conv.rc_room_id]["departmentId"] == "dep-norte"
     assert rc.calls_to("livechat/room.forward") == [
-        {"roomId": conv.rc_room_id, "departmentId": "dep-norte",
-         "comment": "Cartera 💎 Premium: asignada al equipo (owner_offline_team)"}
+        {
+            "roomId": conv.rc_room_id,
+            "departmentId": "dep-norte",
+            "comment": "Cartera 💎 Premium: asignada al equipo (owner_offline_team)",
+        }
     ]
     assert conv.forwarded_to == "department:dep-norte"
 
