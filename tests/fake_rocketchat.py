@@ -43,7 +43,9 @@ class FakeRocketChat:
             "127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler
         )
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     # ---- test controls --------------------------------------------------------------------
     def __enter__(self) -> FakeRocketChat:
