@@ -82,6 +82,8 @@ MATRIX = [
     ("GET", "/api/audit", "/api/audit", None, 403),
     ("GET", "/api/inbox", "/api/inbox", None, 403),
     ("GET", "/api/inbox/<int:inbox_id>", "/api/inbox/1", None, 403),
+    ("GET", "/api/conversations", "/api/conversations", None, 200),
+    ("GET", "/api/conversations/<int:conversation_id>", "/api/conversations/1", None, 404),
 ]
 CASES = [pytest.param(*case, id=f"{case[0]} {case[2]}") for case in MATRIX]
 
@@ -142,7 +144,10 @@ def test_agent_reads_only_its_carteras_and_changes_nothing(
 
 
 IN_USE = {("DELETE", "/api/teams/<int:team_id>"), ("DELETE", "/api/carteras/<int:cartera_id>")}
-NOTHING_YET = {("GET", "/api/inbox/<int:inbox_id>")}  # no message has arrived in these tests
+NOTHING_YET = {
+    ("GET", "/api/inbox/<int:inbox_id>"),
+    ("GET", "/api/conversations/<int:conversation_id>"),
+}  # no message has arrived in these tests
 
 
 @pytest.mark.parametrize(("method", "rule", "path", "body", "_agent"), CASES)

@@ -293,3 +293,46 @@ def test_closing_webhook_closes_the_conversation(app, rc, client, post, org):
     with app.app_context():
         kinds = db.session.scalars(sa.select(InboxMessage.kind).order_by(InboxMessage.id)).all()
     assert kinds == ["text", "LivechatSession"]
+
+
+def test_conversations_api_filters_visibility_and_history(
+    app, rc, post, coordinator, as_agent, make, org
+):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    post.whatsapp(whatsapp_text("wamid.9", sender="5215599999999", name="Nueva"))
+    listed = coordinator.get("/api/conversations").json
+    assert listed["total"] == 2
+    routed = next(c for c in listed["items"] if c["reason"] == "owner_agent")
+    assert routed["cartera"] == {
+        "id": org["premium"],
+        "name": "Premium",
+        "icon": "💎",
+        "color": "#1E88E5",
+    }
+    assert routed["agent"] == {"id": org["luis"], "name": "Luis"}
+    assert routed["routed_to"] == "agent" and routed["room_id"].startswith("room")
+    assert routed["contact"]["name"] == "Lucía" and routed["trace"]["owner"]["id"] == org["luis"]
+
+    def ids(query):
+        return [c["id"] for c in coordinator.get(f"/api/conversations?{query}").json["items"]]
+
+    assert ids(f"cartera_id={org['premium']}") == [routed["id"]]
+    assert ids(f"agent_id={org['luis']}") == [routed["id"]]
+    assert ids(f"contact_id={org['contact']}") == [routed["id"]]
+    assert len(ids("channel=whatsapp")) == 2 and ids("channel=email") == []
+    assert len(ids("status=open")) == 2
+    assert coordinator.get("/api/conversations?channel=pigeon").status_code == 422
+
+    # the cartera is renamed and reassigned: the routed conversation keeps what it was
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"name": "Oro", "agent_id": org["marta"]})
+    again = coordinator.get(f"/api/conversations/{routed['id']}").json
+    assert again["cartera"]["name"] == "Premium" and again["agent"]["name"] == "Luis"
+
+    luis = as_agent(org["luis"], "luis-login")
+    assert [c["id"] for c in luis.get("/api/conversations").json["items"]] == [routed["id"]]
+    assert luis.get(f"/api/conversations/{routed['id']}").status_code == 200
+    other_team = make.team("Sur")
+    pablo = make.agent("Pablo", [other_team])
+    outsider = as_agent(pablo, "pablo-login")
+    assert outsider.get("/api/conversations").json["total"] == 0
+    assert outsider.get(f"/api/conversations/{routed['id']}").status_code == 404
