@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_socketio import SocketIO
 from sqlalchemy import event
 
 from service.config import Config
@@ -40,12 +41,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def build_ports(config: Config) -> Ports:
+def build_ports(config: Config, live: SocketIO) -> Ports:
     """The real adapters: RQ on Redis (fakeredis in-process on the embedded default), and
     Rocket.Chat (a recording stand-in when ROCKETCHAT_URL is unset)."""
     from fakeredis import FakeStrictRedis
+    from flask_socketio import SocketIO
     from rq import Retry
 
+    from service.adapters.live_badges import SocketIOBadges
     from service.adapters.recording_chat import RecordingChatPlatform
     from service.adapters.rocketchat import RocketChatClient
     from service.adapters.rq_queue import RQJobQueue
@@ -64,7 +67,9 @@ def build_ports(config: Config) -> Ports:
         )
     else:
         chat = RecordingChatPlatform()
-    return Ports(jobs=jobs, chat=chat)
+    # Workers publish badges through Redis; the embedded default emits from the web process.
+    emitter = SocketIO(message_queue=config.redis_url) if config.redis_url else live
+    return Ports(jobs=jobs, chat=chat, badges=SocketIOBadges(emitter))
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
@@ -72,7 +77,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
 
     Tests pass fake *ports*; otherwise the real adapters are built from *config*.
     """
-    from service.api import init_api
+    from service.api import init_api, live
     from service.cli import register_cli
     from service.extensions import db, migrate
     from service.observability import configure_logging, init_request_logging
@@ -110,7 +115,10 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
         event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
 
-    app.extensions["ports"] = ports or build_ports(config)
+    # Registers itself as app.extensions["socketio"].
+    socketio = SocketIO(app, message_queue=config.redis_url, async_mode="threading")
+    live.register(socketio)
+    app.extensions["ports"] = ports or build_ports(config, socketio)
     init_request_logging(app)
     init_api(app)
     app.register_blueprint(receivers.bp)

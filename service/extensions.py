@@ -1,4 +1,7 @@
-"""Flask extensions, created unbound; ``create_app`` binds them."""
+"""Flask extensions, created unbound; ``create_app`` binds them.
+
+Socket.IO is not here: ``create_app`` makes one per app (a shared instance would be
+re-bound by every app built in the same process)."""
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy

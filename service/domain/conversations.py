@@ -210,6 +210,16 @@ def badge(conversation: Conversation, contact_name: str | None) -> dict[str, Any
     }
 
 
+def live_rooms(session: Session, actor: Actor) -> list[str]:
+    """The live rooms an agent joins: its own, and one per team it belongs to."""
+    if actor.agent_id is None:
+        return []
+    agent = session.get(Agent, actor.agent_id)
+    if agent is None or not agent.active:
+        return []
+    return [f"agent:{agent.id}", *(f"team:{team.id}" for team in agent.teams)]
+
+
 def badge_rooms(conversation: Conversation) -> list[str]:
     rooms = []
     if conversation.agent_id is not None:
