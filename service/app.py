@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,9 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
 
     if config.redis_url:
         # Exponential back-off for Rocket.Chat or database outages, then "failed" for replay.
+        intervals = list(config.retry_intervals)
         jobs = RQJobQueue.from_url(
-            config.redis_url, retry=Retry(max=5, interval=[5, 15, 45, 135, 405])
+            config.redis_url, retry=Retry(max=len(intervals), interval=intervals)
         )
     else:
         jobs = RQJobQueue(FakeStrictRedis(), is_async=False)
@@ -70,6 +72,23 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
     # Workers publish badges through Redis; the embedded default emits from the web process.
     emitter = SocketIO(message_queue=config.redis_url) if config.redis_url else live
     return Ports(jobs=jobs, chat=chat, badges=SocketIOBadges(emitter))
+
+
+def _sweep_in_process(app: Flask) -> None:
+    """Embedded default: no worker runs, so the web process sweeps (pending rows, owner
+    timeouts). Started by the first request, so CLI commands start no thread."""
+    from service.jobs import sweeper
+
+    lock, started = threading.Lock(), threading.Event()
+
+    @app.before_request
+    def _start() -> None:
+        if started.is_set():
+            return
+        with lock:
+            if not started.is_set():
+                started.set()
+                sweeper.start_in_background(app, 15.0)
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
@@ -120,6 +139,8 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     live.register(socketio)
     app.extensions["ports"] = ports or build_ports(config, socketio)
     init_request_logging(app)
+    if not config.redis_url and not config.testing:
+        _sweep_in_process(app)
     init_api(app)
     app.register_blueprint(receivers.bp)
     register_cli(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import uuid
@@ -127,20 +126,6 @@ def inbox_replay(inbox_ids: tuple[int, ...], all_failed: bool) -> None:
     click.echo(f"replayed={reset} enqueued={enqueued}")
 
 
-def _sweep_forever(app: Flask, every: float, stop: threading.Event) -> None:
-    log = logging.getLogger("carteras.sweeper")
-    while not stop.wait(every):
-        try:
-            with app.app_context():
-                found, enqueued, fallbacks = sweeper.sweep()
-            if found or fallbacks:
-                log.info(
-                    "sweep", extra={"found": found, "enqueued": enqueued, "fallbacks": fallbacks}
-                )
-        except Exception:
-            log.exception("sweep failed")
-
-
 @click.command("worker")
 @with_appcontext
 @click.option(
@@ -165,7 +150,7 @@ def worker(queues: tuple[str, ...], sweep_every: float, burst: bool) -> None:
     stop = threading.Event()
     if sweep_every > 0:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        threading.Thread(target=_sweep_forever, args=(app, sweep_every, stop), daemon=True).start()
+        stop = sweeper.start_in_background(app, sweep_every)
     try:
         Worker(names, connection=Redis.from_url(url)).work(with_scheduler=not burst, burst=burst)
     finally:

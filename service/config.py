@@ -35,6 +35,21 @@ def parse_int(value: str | None, default: int, *, name: str) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def parse_intervals(value: str | None) -> tuple[int, ...]:
+    """``"5,15,45"`` -> (5, 15, 45); unset -> the default back-off."""
+    if value is None or not value.strip():
+        return (5, 15, 45, 135, 405)
+    try:
+        intervals = tuple(int(part) for part in value.split(","))
+    except ValueError:
+        raise ValueError(
+            f"CARTERAS_RETRY_INTERVALS must be seconds like 5,15,45: {value!r}"
+        ) from None
+    if any(i < 0 for i in intervals):
+        raise ValueError("CARTERAS_RETRY_INTERVALS cannot be negative")
+    return intervals
+
+
 def normalize_database_url(url: str | None) -> str | None:
     """``postgres://`` and driverless ``postgresql://`` URLs use psycopg 3, the driver we ship."""
     if url is None:
@@ -61,6 +76,7 @@ class Config:
     rocketchat_user_id: str | None = None
     rocketchat_auth_token: str | None = None
     rocketchat_webhook_token: str | None = None
+    rocketchat_routing_token: str | None = None
     whatsapp_app_secret: str | None = None
     whatsapp_verify_token: str | None = None
     twilio_auth_token: str | None = None
@@ -70,6 +86,8 @@ class Config:
     sendgrid_webhook_user: str | None = None
     sendgrid_webhook_password: str | None = None
     public_base_url: str | None = None
+    # Seconds between job retries (exponential by default); then the message is "failed".
+    retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -100,6 +118,7 @@ class Config:
             rocketchat_user_id=opt("ROCKETCHAT_USER_ID"),
             rocketchat_auth_token=opt("ROCKETCHAT_AUTH_TOKEN"),
             rocketchat_webhook_token=opt("ROCKETCHAT_WEBHOOK_TOKEN"),
+            rocketchat_routing_token=opt("ROCKETCHAT_ROUTING_TOKEN"),
             whatsapp_app_secret=opt("WHATSAPP_APP_SECRET"),
             whatsapp_verify_token=opt("WHATSAPP_VERIFY_TOKEN"),
             twilio_auth_token=opt("TWILIO_AUTH_TOKEN"),
@@ -109,6 +128,7 @@ class Config:
             sendgrid_webhook_user=opt("SENDGRID_WEBHOOK_USER"),
             sendgrid_webhook_password=opt("SENDGRID_WEBHOOK_PASSWORD"),
             public_base_url=opt("PUBLIC_BASE_URL"),
+            retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
         )
         config.validate()
         return config

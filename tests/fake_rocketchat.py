@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -36,6 +37,7 @@ class FakeRocketChat:
         self.calls: list[tuple[str, str, Any]] = []
         self.failures: list[dict[str, Any]] = []
         self.down = False
+        self.delay = 0.0  # seconds every answer waits (to test timeouts)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.app = self._build()
@@ -104,6 +106,8 @@ class FakeRocketChat:
         body = request.get_json(silent=True) if request.method == "POST" else dict(request.args)
         with self._lock:
             self.calls.append((request.method, path, body))
+        if self.delay:
+            time.sleep(self.delay)
         if self.down:
             return "<html>502 Bad Gateway</html>", 502
         for failure in self.failures:

@@ -32,7 +32,16 @@ def check_content_type() -> None:
 
 
 def init_api(app: Flask) -> JsonErrorApi:
-    from service.api import audit, carteras, contacts, conversations, health, inbox, org
+    from service.api import (
+        audit,
+        carteras,
+        contacts,
+        conversations,
+        health,
+        inbox,
+        org,
+        routing,
+    )
 
     api = JsonErrorApi(
         app,
@@ -46,7 +55,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (health, org, carteras, contacts, audit, inbox, conversations):
+    for module in (health, org, carteras, contacts, audit, inbox, conversations, routing):
         api.register_blueprint(module.bp)
     app.before_request(load_actor)
     app.before_request(check_content_type)

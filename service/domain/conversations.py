@@ -18,7 +18,15 @@ from service.domain.errors import NotFound
 from service.domain.pagination import Page, paginate
 from service.domain.periods import dates_range
 from service.domain.routing import CarteraView, OwnerView, RoutingDecision
-from service.models import Agent, Cartera, Contact, Conversation, InboxMessage, Team
+from service.models import (
+    Agent,
+    Cartera,
+    Contact,
+    Conversation,
+    InboxMessage,
+    Team,
+    agent_teams,
+)
 
 
 def visitor_token(kind: str, value: str) -> str:
@@ -289,3 +297,61 @@ def get_conversation(session: Session, actor: Actor, conversation_id: int) -> Co
 
 def deadline(now: datetime, seconds: int) -> datetime | None:
     return now + timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def external_choice(
+    session: Session,
+    department_id: str | None,
+    ignore_user_id: str | None,
+    now: datetime,
+    window: timedelta = timedelta(minutes=2),
+) -> tuple[str, str] | None:
+    """Rocket.Chat's External Service routing asks only "which agent, for this department?".
+
+    Answer with the owner of the newest conversation routed to its owner in that department
+    that nobody took yet (the chat Rocket.Chat is placing is almost always that one); else the
+    least busy active agent of the department's team. None when there is nobody to name.
+    Reads the database only: Rocket.Chat itself re-checks that the agent is online.
+    """
+    linked = Agent.rocketchat_user_id.is_not(None) & Agent.rocketchat_username.is_not(None)
+    stmt = (
+        select(Agent.rocketchat_user_id, Agent.rocketchat_username)
+        .join(Conversation, Conversation.agent_id == Agent.id)
+        .where(
+            linked,
+            Agent.active.is_(True),
+            Conversation.status == "open",
+            Conversation.routed_to == "agent",
+            Conversation.taken_at.is_(None),
+            Conversation.opened_at >= now - window,
+        )
+        .order_by(Conversation.opened_at.desc())
+        .limit(1)
+    )
+    if department_id:
+        stmt = stmt.where(Conversation.department_id == department_id)
+    if ignore_user_id:
+        stmt = stmt.where(Agent.rocketchat_user_id != ignore_user_id)
+    owner = session.execute(stmt).first()
+    if owner is not None:
+        return str(owner[0]), str(owner[1])
+    if not department_id:
+        return None
+    load = (
+        select(func.count(Conversation.id))
+        .where(Conversation.agent_id == Agent.id, Conversation.status == "open")
+        .correlate(Agent)
+        .scalar_subquery()
+    )
+    team_ids = select(Team.id).where(Team.rocketchat_department_id == department_id)
+    members = select(agent_teams.c.agent_id).where(agent_teams.c.team_id.in_(team_ids))
+    stmt = (
+        select(Agent.rocketchat_user_id, Agent.rocketchat_username)
+        .where(linked, Agent.active.is_(True), Agent.id.in_(members))
+        .order_by(load, Agent.id)
+        .limit(1)
+    )
+    if ignore_user_id:
+        stmt = stmt.where(Agent.rocketchat_user_id != ignore_user_id)
+    member = session.execute(stmt).first()
+    return (str(member[0]), str(member[1])) if member is not None else None

@@ -3,8 +3,12 @@ and replay failed messages on request."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Sequence
 from datetime import timedelta
+
+from flask import Flask
 
 from service.domain import conversations, intake
 from service.domain.ports import QueueUnavailable
@@ -61,3 +65,27 @@ def replay(inbox_ids: Sequence[int] | None = None) -> tuple[int, int]:
     ids = intake.reset_for_replay(session, wanted, utcnow())
     db.session.commit()
     return len(ids), enqueue_inbox(ids)
+
+
+def run_every(app: Flask, seconds: float, stop: threading.Event) -> None:
+    """Sweep every *seconds* until *stop* is set (the worker's thread, or the web process's
+    on the embedded default, where no worker runs)."""
+    log = logging.getLogger("carteras.sweeper")
+    while not stop.wait(seconds):
+        try:
+            with app.app_context():
+                found, enqueued, fallbacks = sweep()
+            if found or fallbacks:
+                log.info(
+                    "sweep", extra={"found": found, "enqueued": enqueued, "fallbacks": fallbacks}
+                )
+        except Exception:
+            log.exception("sweep failed")
+
+
+def start_in_background(app: Flask, seconds: float) -> threading.Event:
+    stop = threading.Event()
+    threading.Thread(
+        target=run_every, args=(app, seconds, stop), daemon=True, name="carteras-sweeper"
+    ).start()
+    return stop

@@ -203,3 +203,62 @@ def test_inbox_api_filters(coordinator, post):
     assert detail["sender"]["raw"] == "5511987654321"
     assert coordinator.get("/api/inbox?status=lost").status_code == 422
     assert coordinator.get("/api/inbox/9999").status_code == 404
+
+
+def test_real_worker_retries_rocketchat_errors_and_routes_once(
+    app, backend, post, make, monkeypatch, real_redis
+):
+    from rq import Retry
+
+    from tests.fake_rocketchat import FakeRocketChat
+
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
+    premium = make.cartera("Premium", team, luis, "💎")
+    make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
+    use_queue(app, monkeypatch, RQJobQueue.from_url(REDIS_URL, retry=Retry(max=3, interval=0)))
+    with FakeRocketChat() as rc:
+        rc.add_agent("u-luis", "luis", online=True)
+        rc.fail("livechat/room.forward", status=500, times=2)
+        post.whatsapp(whatsapp_text("wamid.retry", sender="5215512345678"))
+        database = f"sqlite:///{backend.file}" if backend.name == "sqlite" else PG_URL
+        env = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "REDIS_URL": REDIS_URL,
+            "SECRET_KEY": "test",
+            "CARTERAS_LOG_LEVEL": "WARNING",
+            "ROCKETCHAT_URL": rc.url,
+            "ROCKETCHAT_USER_ID": rc.user_id,
+            "ROCKETCHAT_AUTH_TOKEN": rc.auth_token,
+        }
+        worker = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "wsgi",
+                "worker",
+                "--burst",
+                "--sweep-every",
+                "0",
+                "routing",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        (row,) = post.rows()
+        assert row.status == "processed" and row.attempts == 3, row.last_error
+        assert len(rc.rooms) == 1 and len(rc.messages) == 1 and len(rc.forwards) == 1
+        assert len(rc.calls_to("livechat/room.forward")) == 3
+        assert len(rc.calls_to("livechat/room.saveInfo")) == 1  # tagged once, not per try
+        (room,) = rc.rooms.values()
+        assert room["servedBy"]["_id"] == "u-luis" and room["tags"] == [
+            "cartera:Premium",
+            "equipo:Norte",
+        ]

@@ -336,3 +336,36 @@ def test_conversations_api_filters_visibility_and_history(
     outsider = as_agent(pablo, "pablo-login")
     assert outsider.get("/api/conversations").json["total"] == 0
     assert outsider.get(f"/api/conversations/{routed['id']}").status_code == 404
+
+
+def routing_get(client, query="", token="ext-token"):
+    headers = {"X-RocketChat-Secret-Token": token} if token else {}
+    return client.get(f"/routing/rocketchat{query}", headers=headers)
+
+
+@pytest.fixture
+def external(app, monkeypatch):
+    config = app.config["CARTERAS"]
+    monkeypatch.setitem(
+        app.config, "CARTERAS", config.with_overrides(rocketchat_routing_token="ext-token")
+    )
+
+
+def test_external_routing_names_the_owner_of_the_waiting_chat(app, rc, client, post, org, external):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    answer = routing_get(client, "?departmentId=dep-norte")
+    assert answer.status_code == 200 and answer.json == {"_id": "u-luis", "username": "luis"}
+    # Rocket.Chat wants someone else (a transfer): the least busy team mate
+    other = routing_get(client, "?departmentId=dep-norte&ignoreAgentId=u-luis")
+    assert other.json == {"_id": "u-marta", "username": "marta"}
+    assert routing_get(client, "?departmentId=dep-nowhere").json == {}
+
+
+def test_external_routing_checks_its_token(client, app, monkeypatch, external):
+    assert routing_get(client, token=None).status_code == 401
+    assert routing_get(client, token="wrong").status_code == 401
+    config = app.config["CARTERAS"]
+    monkeypatch.setitem(
+        app.config, "CARTERAS", config.with_overrides(rocketchat_routing_token=None)
+    )
+    assert routing_get(client).status_code == 503
