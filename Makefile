@@ -7,13 +7,17 @@ PORT ?= 5000
 
 .PHONY: install run test lint fmt pytest bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --silent --no-audit --no-fund
 	touch $(STAMP)
 
+# Compiled message catalogs are generated files: built here, never committed.
 install: $(STAMP)
+	$(BIN)/pybabel compile --statistics -d service/ui/translations 2>/dev/null || \
+		$(BIN)/pybabel compile -d service/ui/translations
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade

@@ -100,6 +100,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     from service.cli import register_cli
     from service.extensions import db, migrate
     from service.observability import configure_logging, init_request_logging
+    from service.ui import init_ui
     from webhooks import receivers
 
     config = config or Config.from_env()
@@ -142,6 +143,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     if not config.redis_url and not config.testing:
         _sweep_in_process(app)
     init_api(app)
+    init_ui(app)
     app.register_blueprint(receivers.bp)
     register_cli(app)
     return app

@@ -12,7 +12,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from service.domain import imports, tokens
+from service.domain import imports, tokens, users
 from service.domain.actor import system_actor
 from service.domain.errors import DomainError
 from service.extensions import db
@@ -21,6 +21,40 @@ from service.jobs import sweeper
 tokens_cli = AppGroup("tokens", help="Create, list and revoke API tokens.")
 contacts_cli = AppGroup("contacts", help="Bulk contact operations.")
 inbox_cli = AppGroup("inbox", help="The inbound message queue: requeue and replay.")
+users_cli = AppGroup("users", help="People who sign in to the web pages.")
+
+
+@users_cli.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default=None, help="Display name (defaults to the email).")
+@click.option("--role", type=click.Choice(["admin", "coordinator", "agent"]), required=True)
+@click.option("--agent-id", type=int, default=None, help="The agent an agent user is.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Asked for when not given.",
+)
+def create_user(
+    email: str, name: str | None, role: str, agent_id: int | None, password: str
+) -> None:
+    """Create a user who signs in to the web pages with email and password."""
+    try:
+        user = users.create_user(
+            db.session(),
+            system_actor("cli:users"),
+            email=email,
+            name=name or email,
+            role=role,
+            password=password,
+            agent_id=agent_id,
+        )
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"User {user.id} <{user.email}> created with role {role}.")
 
 
 @tokens_cli.command("create")
@@ -161,4 +195,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(contacts_cli)
     app.cli.add_command(inbox_cli)
+    app.cli.add_command(users_cli)
     app.cli.add_command(worker)

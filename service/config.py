@@ -88,6 +88,7 @@ class Config:
     public_base_url: str | None = None
     # Seconds between job retries (exponential by default); then the message is "failed".
     retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
+    secure_cookies: bool = False
     testing: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -129,6 +130,7 @@ class Config:
             sendgrid_webhook_password=opt("SENDGRID_WEBHOOK_PASSWORD"),
             public_base_url=opt("PUBLIC_BASE_URL"),
             retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
+            secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
         )
         config.validate()
         return config

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service.domain import carteras, contacts, org, tokens
+from service.domain import carteras, contacts, org, tokens, users
 from service.domain.actor import system_actor
 from service.extensions import db
 
@@ -60,6 +60,21 @@ class Make:
             )
             db.session.commit()
             return issued.secret
+
+    def user(
+        self, email: str, role: str, agent_id: int | None = None, password: str = "una-clave-segura"
+    ) -> int:
+        return self._run(
+            lambda: users.create_user(
+                db.session(),
+                system_actor("tests"),
+                email=email,
+                name=email.split("@")[0],
+                role=role,
+                password=password,
+                agent_id=agent_id,
+            )
+        )
 
     def org_chart(self) -> dict[str, int]:
         """Two teams, three agents, three carteras and five contacts, for access tests.

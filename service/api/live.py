@@ -9,8 +9,10 @@ import logging
 from typing import Any
 
 from flask import request
+from flask_login import current_user
 from flask_socketio import SocketIO, emit, join_room
 
+from service.domain.actor import Actor
 from service.domain.conversations import live_rooms
 from service.domain.tokens import authenticate
 from service.extensions import db
@@ -18,12 +20,23 @@ from service.extensions import db
 log = logging.getLogger(__name__)
 
 
-def on_connect(auth: dict[str, Any] | None = None) -> bool:
-    """Accept an agent token (``auth={"token": ...}`` or ``?token=``); refuse anything else."""
+def _actor(auth: dict[str, Any] | None) -> Actor | None:
     token = (auth or {}).get("token") if isinstance(auth, dict) else None
-    token = token or request.args.get("token", "")
+    token = token or request.args.get("token")
+    if token:
+        return authenticate(db.session(), str(token))
+    # The agent's page: the signed-in session cookie.
+    if current_user.is_authenticated:
+        actor: Actor = current_user.actor()
+        return actor
+    return None
+
+
+def on_connect(auth: dict[str, Any] | None = None) -> bool:
+    """Accept an agent's API token (``auth={"token": ...}``) or its signed-in session;
+    refuse anything else."""
     try:
-        actor = authenticate(db.session(), str(token))
+        actor = _actor(auth)
         rooms = live_rooms(db.session(), actor) if actor and actor.role == "agent" else []
     finally:
         db.session.remove()

@@ -27,6 +27,8 @@ class User(Base):
         ForeignKey("agents.id", ondelete="RESTRICT"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # werkzeug's scrypt hash; None for API-only users (they sign in with tokens).
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agent: Mapped[Agent | None] = relationship()

@@ -1,0 +1,120 @@
+"""People who sign in to the web pages: create them, check their password.
+
+Passwords are hashed with scrypt (hashlib, a standard memory-hard KDF) and a random salt;
+the plain text is never kept.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_admin
+from service.domain.actor import ROLES, Actor
+from service.domain.errors import Conflict, Invalid, NotFound
+from service.domain.identity import BadAddress, normalize_email
+from service.domain.names import clean_name
+from service.domain.org import get_agent
+from service.models import User
+
+MIN_PASSWORD = 10
+_N, _R, _P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    encoded = [base64.b64encode(x).decode() for x in (salt, digest)]
+    return f"scrypt${_N}${_R}${_P}${encoded[0]}${encoded[1]}"
+
+
+def password_matches(stored: str, password: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+        computed = hashlib.scrypt(
+            password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        )
+    except ValueError:
+        return False
+    return kind == "scrypt" and hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    agent_id: int | None = None,
+) -> User:
+    """:raise Invalid: bad email, role, short password, agent role without an agent.
+    :raise Conflict: the email is taken."""
+    require_admin(actor)
+    try:
+        address = normalize_email(email)
+    except BadAddress as exc:
+        raise Invalid.field("email", str(exc)) from None
+    if role not in ROLES:
+        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+    if len(password) < MIN_PASSWORD:
+        raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
+    if role == "agent":
+        if agent_id is None:
+            raise Invalid.field("agent_id", "an agent user needs its agent")
+        try:
+            get_agent(session, agent_id)
+        except NotFound:
+            raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
+    if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
+        raise Conflict(f"A user with email {address} already exists.", {"field": "email"})
+    user = User(
+        email=address,
+        name=clean_name(name),
+        role=role,
+        agent_id=agent_id,
+        active=True,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "created",
+        "user",
+        user.id,
+        user.name,
+        after={"email": address, "role": role, "agent_id": agent_id},
+    )
+    return user
+
+
+def check_password(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, else None (same work either way)."""
+    try:
+        address = normalize_email(email)
+    except BadAddress:
+        address = email.strip().lower()
+    user = session.scalar(select(User).where(func.lower(User.email) == address))
+    stored = user.password_hash if user is not None and user.active else None
+    # Hash even for unknown users so the answer time does not reveal who exists.
+    ok = password_matches(stored or _DUMMY, password)
+    return user if ok and stored else None
+
+
+def actor_of(user: User, request_id: str | None = None) -> Actor:
+    role = next(r for r in ROLES if r == user.role)
+    return Actor(
+        user_id=user.id, name=user.name, role=role, agent_id=user.agent_id, request_id=request_id
+    )
+
+
+_DUMMY = hash_password("carteras-timing-equalizer")

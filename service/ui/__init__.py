@@ -1,0 +1,75 @@
+"""The web pages (Spanish by default): sign-in, Carteras, Contactos, Auditoría, the agent's page.
+
+Server-rendered Jinja with a little JavaScript; every form carries a CSRF token (Flask-WTF);
+views call the same domain use cases as the REST API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, render_template, request, session
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import HTTPException
+
+from service.domain.errors import DomainError, Forbidden, NotFound
+from service.extensions import db
+
+bp = Blueprint(
+    "ui",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/ui/static",
+)
+LANGUAGES = ("es", "en")
+
+
+def select_locale() -> str:
+    """Spanish unless the person chose another language (?lang=en, kept in the session)."""
+    chosen = request.args.get("lang")
+    if chosen in LANGUAGES:
+        session["lang"] = chosen
+    return str(session.get("lang", "es"))
+
+
+def init_ui(app: Flask) -> None:
+    from service.ui import auth, carteras, contacts, pages  # noqa: F401  (registers the views)
+
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SECURE"] = app.config["CARTERAS"].secure_cookies
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session bounds it
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(
+        __import__("pathlib").Path(__file__).parent / "translations"
+    )
+    # CSRF is checked per form (FlaskForm), not app-wide: the API and webhooks have their own
+    # authentication. Templates get the token for the small action forms.
+    app.jinja_env.globals["csrf_token"] = generate_csrf
+    Babel(app, locale_selector=select_locale)
+    login = LoginManager(app)
+    login.login_view = "ui.login"
+    login.login_message = None
+    login.user_loader(auth.load_user)
+    app.register_blueprint(bp)
+
+
+@bp.app_context_processor
+def _globals() -> dict[str, Any]:
+    return {"lang": session.get("lang", "es")}
+
+
+@bp.errorhandler(DomainError)
+def _domain_error(error: DomainError) -> tuple[str, int]:
+    db.session.rollback()
+    status = 404 if isinstance(error, NotFound) else 403 if isinstance(error, Forbidden) else 400
+    return render_template("error.html", status=status, message=error.message), status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
+    return render_template("error.html", status=error.code, message=error.description), (
+        error.code or 500
+    )

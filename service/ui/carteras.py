@@ -1,0 +1,198 @@
+"""Pages of the Carteras module: list, new/edit form, activate/deactivate, manage contacts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from service.domain import carteras, contacts, membership, org
+from service.domain.errors import Conflict, Invalid
+from service.extensions import db
+from service.ui import bp
+from service.ui.auth import me
+from service.ui.forms import ICONS, ActionForm, AddContactForm, CarteraForm
+
+PER_PAGE = 25
+
+
+def managers_only() -> None:
+    if not current_user.is_manager:
+        abort(403, _("Solo coordinadores y administradores gestionan carteras."))
+
+
+def page_number() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def apply_errors(form: Any, error: Invalid) -> None:
+    """Put the domain's field errors next to the fields of the form."""
+    fields = error.details.get("fields") or {}
+    placed = False
+    for name, messages in fields.items():
+        field = getattr(form, name.split("[")[0], None)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+            placed = True
+    if not placed:
+        flash(error.message, "error")
+
+
+@bp.get("/carteras", endpoint="carteras")
+@login_required
+def carteras_list() -> str:
+    managers_only()
+    q = request.args.get("q", "").strip()
+    found = carteras.list_carteras(
+        db.session(), me(), carteras.CarteraFilters(q=q or None), page_number(), PER_PAGE
+    )
+    return render_template("carteras/list.html", page=found, q=q, action=ActionForm())
+
+
+def _choices(form: CarteraForm) -> None:
+    session = db.session()
+    teams = org.list_teams(session, None, 1, 200).items
+    agents = org.list_agents(session, None, None, True, 1, 200).items
+    form.team_id.choices = [(None, _("— Sin equipo —"))] + [(t.id, t.name) for t in teams]
+    form.agent_id.choices = [(None, _("— Sin agente (cartera compartida) —"))] + [
+        (a.id, a.name) for a in agents
+    ]
+
+
+def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
+    data = {
+        "name": form.name.data,
+        "icon": form.icon.data,
+        "color": form.color.data or None,
+        "region": form.region.data or None,
+        "description": form.description.data or None,
+        "team_id": form.team_id.data,
+        "agent_id": form.agent_id.data,
+        "owner_timeout_seconds": form.owner_timeout_seconds.data or 0,
+    }
+    try:
+        if cartera_id is None:
+            carteras.create_cartera(db.session(), me(), data)
+        else:
+            carteras.update_cartera(db.session(), me(), cartera_id, data)
+        db.session.commit()
+    except Invalid as error:
+        db.session.rollback()
+        apply_errors(form, error)
+        return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+    except Conflict as error:
+        db.session.rollback()
+        form.name.errors.append(error.message)
+        return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+    flash(_("Cartera guardada."))
+    return redirect(url_for("ui.carteras"))
+
+
+@bp.route("/carteras/nueva", methods=["GET", "POST"])
+@login_required
+def cartera_new() -> str | Response:
+    managers_only()
+    form = CarteraForm()
+    _choices(form)
+    if form.validate_on_submit():
+        return _save(form, None)
+    return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=None)
+
+
+@bp.route("/carteras/<int:cartera_id>/editar", methods=["GET", "POST"])
+@login_required
+def cartera_edit(cartera_id: int) -> str | Response:
+    managers_only()
+    cartera = carteras.get_cartera(db.session(), me(), cartera_id)
+    form = CarteraForm(obj=cartera)
+    _choices(form)
+    if form.validate_on_submit():
+        return _save(form, cartera_id)
+    return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+
+
+@bp.post("/carteras/<int:cartera_id>/<any(activar, desactivar):state>")
+@login_required
+def cartera_state(cartera_id: int, state: str) -> Response:
+    managers_only()
+    if not ActionForm().validate_on_submit():
+        abort(400, _("Falta el token de seguridad del formulario; recargue la página."))
+    carteras.set_active(db.session(), me(), cartera_id, state == "activar")
+    db.session.commit()
+    flash(_("Cartera activada.") if state == "activar" else _("Cartera desactivada."))
+    return redirect(url_for("ui.carteras", q=request.args.get("q", "")))
+
+
+@bp.get("/carteras/<int:cartera_id>/contactos")
+@login_required
+def cartera_contacts(cartera_id: int) -> str:
+    managers_only()
+    session, actor = db.session(), me()
+    cartera = carteras.get_cartera(session, actor, cartera_id)
+    q = request.args.get("q", "").strip()
+    results = (
+        contacts.list_contacts(
+            session, actor, contacts.ContactFilters(q=q), region=_region(), page=1, per_page=20
+        ).items
+        if q
+        else []
+    )
+    members = contacts.list_contacts(
+        session,
+        actor,
+        contacts.ContactFilters(cartera_id=cartera_id),
+        region=_region(),
+        page=page_number(),
+        per_page=PER_PAGE,
+    )
+    return render_template(
+        "carteras/contacts.html",
+        cartera=cartera,
+        q=q,
+        results=results,
+        members=members,
+        form=AddContactForm(),
+        action=ActionForm(),
+    )
+
+
+def _region() -> str:
+    return str(current_app.config["CARTERAS"].default_phone_region)
+
+
+@bp.post("/carteras/<int:cartera_id>/contactos")
+@login_required
+def cartera_add_contact(cartera_id: int) -> Response:
+    managers_only()
+    form = AddContactForm()
+    if not form.validate_on_submit():
+        abort(400, _("Falta el token de seguridad del formulario; recargue la página."))
+    try:
+        result = membership.add_contacts(
+            db.session(), me(), cartera_id, [form.contact_id.data], move=bool(form.move.data)
+        )
+        db.session.commit()
+        flash(_("Contacto movido a esta cartera.") if result.moved else _("Contacto agregado."))
+    except Conflict as error:
+        db.session.rollback()
+        where = (error.details.get("contacts") or [{}])[0].get("cartera_name")
+        flash(_("El contacto ya está en la cartera %(name)s; use Mover.", name=where), "error")
+    return redirect(
+        url_for("ui.cartera_contacts", cartera_id=cartera_id, q=request.args.get("q", ""))
+    )
+
+
+@bp.post("/carteras/<int:cartera_id>/contactos/<int:contact_id>/quitar")
+@login_required
+def cartera_remove_contact(cartera_id: int, contact_id: int) -> Response:
+    managers_only()
+    if not ActionForm().validate_on_submit():
+        abort(400, _("Falta el token de seguridad del formulario; recargue la página."))
+    membership.remove_contact(db.session(), me(), cartera_id, contact_id)
+    db.session.commit()
+    flash(_("Contacto quitado de la cartera."))
+    return redirect(url_for("ui.cartera_contacts", cartera_id=cartera_id))

@@ -1,0 +1,42 @@
+// Carteras: the icon picker of the cartera form, and the live badges of the agent's page.
+(function () {
+  "use strict";
+  var icon = document.getElementById("icon");
+  document.querySelectorAll(".pick").forEach(function (button) {
+    button.setAttribute("aria-pressed", String(icon && icon.value === button.dataset.icon));
+    button.addEventListener("click", function () {
+      if (!icon) { return; }
+      icon.value = button.dataset.icon;
+      document.querySelectorAll(".pick").forEach(function (b) { b.setAttribute("aria-pressed", String(b === button)); });
+      icon.focus();
+    });
+  });
+
+  var list = document.getElementById("conversations");
+  if (!list || typeof io === "undefined" || !window.CARTERAS_LIVE) { return; }
+  var text = window.CARTERAS_LIVE;
+  var state = document.getElementById("live-state");
+  var template = document.getElementById("conv-template");
+  // Same origin, with the session cookie: the server lets an agent join only its own rooms.
+  var socket = io({ transports: ["websocket", "polling"] });
+  socket.on("connect", function () { state.textContent = text.connected; });
+  socket.on("disconnect", function () { state.textContent = text.lost; });
+  socket.on("badge", function (data) {
+    var item = template.content.firstElementChild.cloneNode(true);
+    var badge = item.querySelector(".badge");
+    if (data.cartera) {
+      badge.textContent = data.cartera.icon + " " + data.cartera.name;
+      badge.style.setProperty("--c", data.cartera.color || "#455A64");
+    } else {
+      badge.textContent = "—";
+      badge.classList.add("off");
+    }
+    item.querySelector(".who").textContent = (data.contact && data.contact.name) || "—";
+    item.querySelector(".chan").textContent = data.channel;
+    item.querySelector(".reason").textContent = text.reasons[data.reason] || data.reason;
+    item.dataset.conversation = data.conversation_id;
+    var empty = list.querySelector(".empty");
+    if (empty) { empty.remove(); }
+    list.insertBefore(item, list.firstChild);
+  });
+})();
