@@ -60,8 +60,9 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     page.get_by_role("button", name="Buscar").click()
     page.get_by_role("button", name="Agregar").click()
     expect(page.get_by_role("status")).to_contain_text("Contacto agregado")
-    page.get_by_label("Nombre, teléfono o correo").fill("55 2222")
-    page.get_by_role("button", name="Buscar").click()
+    # type-ahead: the results change while typing, without pressing Buscar
+    page.get_by_label("Nombre, teléfono o correo").fill("")
+    page.get_by_label("Nombre, teléfono o correo").press_sequentially("55 2222", delay=30)
     expect(page.locator(".results").first).to_contain_text("⭐ Otra")  # says where Beto is
     page.get_by_role("button", name="Mover aquí").click()
     expect(page.get_by_role("heading", name=re.compile("En cartera"))).to_contain_text("(2)")

@@ -12,6 +12,30 @@
     });
   });
 
+  // Type-ahead: refresh the search results as the coordinator types (the form still works
+  // without JavaScript).
+  var typeahead = document.querySelector("[data-typeahead]");
+  if (typeahead) {
+    var timer = null;
+    typeahead.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        var query = typeahead.value.trim();
+        if (query.length < 2) { return; }
+        var url = new URL(window.location.href);
+        url.searchParams.set("q", query);
+        fetch(url.toString(), { credentials: "same-origin" })
+          .then(function (response) { return response.text(); })
+          .then(function (html) {
+            var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".results");
+            var current = document.querySelector(".results");
+            if (fresh && current) { current.replaceWith(fresh); }
+            window.history.replaceState(null, "", url.toString());
+          });
+      }, 300);
+    });
+  }
+
   var list = document.getElementById("conversations");
   if (!list || typeof io === "undefined" || !window.CARTERAS_LIVE) { return; }
   var text = window.CARTERAS_LIVE;
