@@ -15,10 +15,11 @@ from service.api.schemas import (
     ContactOut,
     ContactPage,
     ContactPatch,
+    HistoryOut,
     ImportArgs,
     ImportOut,
 )
-from service.domain import contacts, imports
+from service.domain import contacts, history, imports
 from service.domain.pagination import Page
 from service.extensions import db
 from service.models import Contact
@@ -117,3 +118,11 @@ def export_contacts() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=contactos.csv"},
     )
+
+
+@bp.get("/contacts/<int:contact_id>/history")
+@bp.response(200, HistoryOut)
+def contact_history(contact_id: int) -> dict[str, Any]:
+    """Every cartera the contact was in, every owner change of those carteras (who, when),
+    and the conversations routed under each owner, read from the audit log, oldest first."""
+    return history.contact_history(db.session(), current_actor(), contact_id)

@@ -13,15 +13,19 @@ from service.api.schemas import (
     AgentOut,
     AgentPage,
     AgentPatch,
+    HandoverArgs,
+    HandoverIn,
+    HandoverOut,
     SearchArgs,
     TeamIn,
     TeamOut,
     TeamPage,
     TeamPatch,
 )
-from service.domain import org
+from service.domain import handover, org
 from service.domain.pagination import Page
 from service.extensions import db
+from service.jobs.enqueue import enqueue_reforwards
 from service.models import Agent, Team
 
 bp = Blueprint("org", __name__, url_prefix="/api", description="Teams and agents")
@@ -108,3 +112,28 @@ def delete_agent(agent_id: int) -> None:
     """Delete an agent; refused (409) while it owns carteras or has user accounts."""
     org.delete_agent(db.session(), current_actor(), agent_id)
     db.session.commit()
+
+
+@bp.post("/agents/<int:agent_id>/handover")
+@bp.arguments(HandoverIn)
+@bp.arguments(HandoverArgs, location="query", as_kwargs=True)
+@bp.response(200, HandoverOut)
+def handover_agent(data: dict[str, Any], agent_id: int, dry_run: bool) -> handover.HandoverPlan:
+    """Move every cartera the agent owns to another agent (or to its team only), in one
+    audited ``handover`` event; ``?dry_run=true`` shows what would change."""
+    actor = current_actor()
+    plan = handover.plan(
+        db.session(),
+        actor,
+        agent_id,
+        to_agent_id=data["to_agent_id"],
+        deactivate_agent=data["deactivate_agent"],
+        open_conversations=data["open_conversations"],
+    )
+    if dry_run:
+        db.session.rollback()
+        return plan
+    handover.apply(db.session(), actor, plan)
+    db.session.commit()
+    enqueue_reforwards(plan.conversation_ids)
+    return plan

@@ -83,6 +83,43 @@ class AgentPatch(AgentIn):
     """Any subset of AgentIn's fields."""
 
 
+class HandoverIn(Schema):
+    to_agent_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the new owner; null = team only (the team serves them)"},
+    )
+    deactivate_agent = fields.Boolean(load_default=False)
+    open_conversations = fields.String(
+        load_default="leave",
+        validate=validate.OneOf(("reforward", "leave")),
+        metadata={"description": "reforward: send open conversations to the new owner now"},
+    )
+
+
+class HandoverArgs(Schema):
+    dry_run = fields.Boolean(load_default=False)
+
+
+class HandoverOut(Schema):
+    agent_id = fields.Integer()
+    agent_name = fields.String()
+    to_agent_id = fields.Integer(allow_none=True)
+    to_agent_name = fields.String(allow_none=True)
+    deactivate_agent = fields.Boolean()
+    open_conversations = fields.String()
+    carteras = fields.List(fields.Dict())
+    conversation_ids = fields.List(fields.Integer())
+    applied = fields.Boolean()
+
+
+class HistoryOut(Schema):
+    contact_id = fields.Integer()
+    contact_name = fields.String()
+    carteras = fields.List(fields.Integer())
+    timeline = fields.List(fields.Dict())
+
+
 class AgentArgs(SearchArgs):
     team_id = fields.Integer(load_default=None)
     active = fields.Boolean(load_default=None)

@@ -32,6 +32,7 @@ EVENTS: Final = (
     "contact_removed",
     "contact_moved",
     "imported",
+    "handover",
 )
 RESOURCE_TYPES: Final = ("team", "agent", "cartera", "contact", "token", "user")
 
@@ -48,6 +49,7 @@ def record(
     after: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
     related_name: str | None = None,
+    related_id: int | None = None,
     now: datetime | None = None,
 ) -> AuditEvent:
     """Append one audit event (flushed with the change it describes)."""
@@ -59,6 +61,7 @@ def record(
         resource_id=resource_id,
         resource_name=resource_name,
         related_name=related_name,
+        related_id=related_id,
         search_key=search_key(actor.name, resource_name, related_name),
         before=dict(before) if before is not None else None,
         after=dict(after) if after is not None else None,

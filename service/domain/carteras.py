@@ -262,6 +262,7 @@ def delete_cartera(session: Session, actor: Actor, cartera_id: int, *, force: bo
                 cartera.id,
                 cartera.name,
                 related_name=contact_name,
+                related_id=contact_id,
                 before={"contact_id": contact_id, "cartera_id": cartera.id},
                 after={"contact_id": contact_id, "cartera_id": None},
                 details={"reason": "cartera_deleted"},

@@ -361,6 +361,7 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
             "resource_id": new,
             "resource_name": names.get(new),
             "related_name": importer.state[key].name,
+            "related_id": ids[key],
             "search_key": search_key(actor.name, names.get(new), importer.state[key].name),
             "before": {"contact_id": ids[key], "cartera_id": old, "cartera": names.get(old or -1)},
             "after": {"contact_id": ids[key], "cartera_id": new, "cartera": names.get(new)},

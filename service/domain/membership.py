@@ -97,6 +97,7 @@ def assign(
             where.id,
             where.name,
             related_name=contact.name,
+            related_id=contact.id,
             before={
                 "contact_id": contact.id,
                 "cartera_id": old_id,

@@ -41,3 +41,21 @@ def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
         intake.mark_enqueued(db.session(), handed, utcnow())
         db.session.commit()
     return len(handed)
+
+
+def enqueue_reforwards(conversation_ids: Sequence[int]) -> int:
+    """Queue the re-forward of open conversations after a handover."""
+    done = 0
+    for conversation_id in conversation_ids:
+        try:
+            ports().jobs.enqueue(
+                "routing",
+                "service.jobs.routing.reforward",
+                conversation_id,
+                job_id=f"reforward-{conversation_id}",
+            )
+        except QueueUnavailable:
+            log.warning("reforward not queued", extra={"conversation_id": conversation_id})
+            break
+        done += 1
+    return done

@@ -322,3 +322,47 @@ def owner_fallback(conversation_id: int) -> str:
         emit_badge(session, conversation, wired)
         log.info("owner fallback", extra={"conversation_id": conversation_id})
         return "fallback"
+
+
+def reforward(conversation_id: int) -> str:
+    """After a handover: send an open conversation to its cartera's new owner (or team)."""
+    with runtime.job_context():
+        session = db.session()
+        wired = runtime.ports()
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None or conversation.status != "open" or not conversation.rc_room_id:
+            return "skipped"
+        view = convs.cartera_view(session, conversation.cartera_id)
+        owner = view.owner if view else None
+        label = f"Cartera {conversation.cartera_icon} {conversation.cartera_name}"
+        if owner is not None and owner.rocketchat_user_id:
+            if conversation.forwarded_to == f"agent:{owner.rocketchat_user_id}":
+                return "skipped"  # a retry after it went through
+            wired.chat.forward(
+                conversation.rc_room_id,
+                agent_id=owner.rocketchat_user_id,
+                comment=f"{label}: traspaso al nuevo dueño",
+            )
+            conversation.forwarded_to = f"agent:{owner.rocketchat_user_id}"
+            conversation.agent_id, conversation.agent_name = owner.id, owner.name
+            conversation.routed_to = "agent"
+        elif view is not None and view.department_id:
+            wired.chat.forward(
+                conversation.rc_room_id,
+                department_id=view.department_id,
+                comment=f"{label}: traspaso al equipo",
+            )
+            conversation.forwarded_to = f"department:{view.department_id}"
+            conversation.routed_to = "team"
+        else:
+            return "skipped"
+        conversation.forwarded_at = wired.clock.now()
+        convs.note(
+            conversation,
+            "handover",
+            at=conversation.forwarded_at.isoformat(),
+            forwarded_to=conversation.forwarded_to,
+        )
+        session.commit()
+        emit_badge(session, conversation, wired)
+        return "reforwarded"

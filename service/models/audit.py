@@ -23,6 +23,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_event_occurred_at", "event", "occurred_at"),
         Index("ix_audit_events_resource", "resource_type", "resource_id"),
         Index("ix_audit_events_actor_user_id", "actor_user_id"),
+        Index("ix_audit_events_related", "related_id", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -35,6 +36,7 @@ class AuditEvent(Base):
     resource_name: Mapped[str | None] = mapped_column(String(200))
     # The other party of a membership event (the contact added to a cartera), searchable too.
     related_name: Mapped[str | None] = mapped_column(String(200))
+    related_id: Mapped[int | None] = mapped_column()
     # Folded (case- and accent-free) text the list search matches; see domain.names.fold.
     search_key: Mapped[str] = mapped_column(Text, default="")
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)

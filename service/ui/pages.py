@@ -27,6 +27,7 @@ EVENT_LABELS = {
     "contact_removed": _l("Contacto quitado"),
     "contact_moved": _l("Contacto movido"),
     "imported": _l("Importación"),
+    "handover": _l("Traspaso"),
 }
 PERIOD_LABELS = {
     "today": _l("Hoy"),

@@ -83,6 +83,15 @@ MATRIX = [
     ("GET", "/api/inbox", "/api/inbox", None, 403),
     ("GET", "/api/inbox/<int:inbox_id>", "/api/inbox/1", None, 403),
     ("GET", "/api/conversations", "/api/conversations", None, 200),
+    (
+        "POST",
+        "/api/agents/<int:agent_id>/handover",
+        "/api/agents/{luis}/handover?dry_run=true",
+        {"to_agent_id": "{marta}"},
+        403,
+    ),
+    ("GET", "/api/contacts/<int:contact_id>/history", "/api/contacts/{ana}/history", None, 200),
+    ("GET", "/api/contacts/<int:contact_id>/history", "/api/contacts/{caro}/history", None, 404),
     ("GET", "/api/conversations/<int:conversation_id>", "/api/conversations/1", None, 404),
 ]
 CASES = [pytest.param(*case, id=f"{case[0]} {case[2]}") for case in MATRIX]
