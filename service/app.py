@@ -16,7 +16,7 @@ from flask_socketio import SocketIO
 from sqlalchemy import event
 
 from service.config import Config
-from service.domain.ports import ChatPlatform, Ports
+from service.domain.ports import ChatPlatform, Ports, ReplySender
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,7 +71,33 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
         chat = RecordingChatPlatform()
     # Workers publish badges through Redis; the embedded default emits from the web process.
     emitter = SocketIO(message_queue=config.redis_url) if config.redis_url else live
-    return Ports(jobs=jobs, chat=chat, badges=SocketIOBadges(emitter))
+    return Ports(
+        jobs=jobs, chat=chat, badges=SocketIOBadges(emitter), senders=build_senders(config)
+    )
+
+
+def build_senders(config: Config) -> dict[str, ReplySender]:
+    """One sender per channel family whose credentials are configured."""
+    from service.adapters.mail_out import SmtpSender
+    from service.adapters.whatsapp_out import TwilioSender, WhatsAppCloudSender
+
+    senders: dict[str, ReplySender] = {}
+    if config.whatsapp_access_token:
+        senders["meta"] = WhatsAppCloudSender(config.whatsapp_access_token, config.whatsapp_api_url)
+    if config.twilio_account_sid and config.twilio_auth_token:
+        senders["twilio"] = TwilioSender(
+            config.twilio_account_sid, config.twilio_auth_token, config.twilio_api_url
+        )
+    if config.smtp_host and config.smtp_from:
+        senders["email"] = SmtpSender(
+            config.smtp_host,
+            config.smtp_port,
+            config.smtp_from,
+            user=config.smtp_user,
+            password=config.smtp_password,
+            starttls=config.smtp_starttls,
+        )
+    return senders
 
 
 def _sweep_in_process(app: Flask) -> None:

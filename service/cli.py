@@ -22,6 +22,18 @@ tokens_cli = AppGroup("tokens", help="Create, list and revoke API tokens.")
 contacts_cli = AppGroup("contacts", help="Bulk contact operations.")
 inbox_cli = AppGroup("inbox", help="The inbound message queue: requeue and replay.")
 users_cli = AppGroup("users", help="People who sign in to the web pages.")
+outbox_cli = AppGroup("outbox", help="Replies sent back to customers: replay failures.")
+
+
+@outbox_cli.command("replay")
+@click.option("--id", "outbound_ids", type=int, multiple=True, help="An outbound message id.")
+@click.option("--all-failed", is_flag=True, help="Every failed reply.")
+def outbox_replay(outbound_ids: tuple[int, ...], all_failed: bool) -> None:
+    """Send failed replies again."""
+    if not outbound_ids and not all_failed:
+        raise click.UsageError("give --id N (repeatable) or --all-failed")
+    found, enqueued = sweeper.replay_replies(None if all_failed else list(outbound_ids))
+    click.echo(f"replayed={found} enqueued={enqueued}")
 
 
 @users_cli.command("create")
@@ -196,4 +208,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(contacts_cli)
     app.cli.add_command(inbox_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(outbox_cli)
     app.cli.add_command(worker)

@@ -86,6 +86,16 @@ class Config:
     sendgrid_webhook_user: str | None = None
     sendgrid_webhook_password: str | None = None
     public_base_url: str | None = None
+    whatsapp_access_token: str | None = None
+    whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    twilio_account_sid: str | None = None
+    twilio_api_url: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = None
+    smtp_starttls: bool = True
     # Seconds between job retries (exponential by default); then the message is "failed".
     retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
     secure_cookies: bool = False
@@ -129,6 +139,16 @@ class Config:
             sendgrid_webhook_user=opt("SENDGRID_WEBHOOK_USER"),
             sendgrid_webhook_password=opt("SENDGRID_WEBHOOK_PASSWORD"),
             public_base_url=opt("PUBLIC_BASE_URL"),
+            whatsapp_access_token=opt("WHATSAPP_ACCESS_TOKEN"),
+            whatsapp_api_url=opt("WHATSAPP_API_URL") or "https://graph.facebook.com/v21.0",
+            twilio_account_sid=opt("TWILIO_ACCOUNT_SID"),
+            twilio_api_url=opt("TWILIO_API_URL"),
+            smtp_host=opt("SMTP_HOST"),
+            smtp_port=parse_int(env.get("SMTP_PORT"), 587, name="SMTP_PORT"),
+            smtp_user=opt("SMTP_USER"),
+            smtp_password=opt("SMTP_PASSWORD"),
+            smtp_from=opt("SMTP_FROM"),
+            smtp_starttls=parse_boolean(env.get("SMTP_STARTTLS"), default=True),
             retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
             secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
         )

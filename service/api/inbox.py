@@ -7,11 +7,11 @@ from marshmallow import Schema, fields, validate
 
 from service.api.auth import current_actor
 from service.api.schemas import PagingArgs, page_of
-from service.domain import intake
+from service.domain import intake, outbound
 from service.domain.messages import PROVIDERS
 from service.domain.pagination import Page
 from service.extensions import db
-from service.models import INBOX_STATUSES, InboxMessage
+from service.models import INBOX_STATUSES, InboxMessage, OutboundMessage
 
 bp = Blueprint("inbox", __name__, url_prefix="/api", description="Inbound messages")
 
@@ -81,3 +81,37 @@ def list_inbox(
 def get_inbox(inbox_id: int) -> InboxMessage:
     """One inbound message with the payload as the platform sent it."""
     return intake.get_inbox(db.session(), current_actor(), inbox_id)
+
+
+class OutboxArgs(PagingArgs):
+    status = fields.String(
+        load_default=None, validate=validate.OneOf(("pending", "sending", "sent", "failed"))
+    )
+
+
+class OutboxOut(Schema):
+    id = fields.Integer()
+    conversation_id = fields.Integer(allow_none=True)
+    rc_message_id = fields.String()
+    channel = fields.String()
+    provider = fields.String()
+    recipient = fields.String()
+    text = fields.String()
+    agent_name = fields.String(allow_none=True)
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+OutboxPage = page_of(OutboxOut, "OutboxPage")
+
+
+@bp.get("/outbox")
+@bp.arguments(OutboxArgs, location="query", as_kwargs=True)
+@bp.response(200, OutboxPage)
+def list_outbox(status: str | None, page: int, per_page: int) -> Page[OutboundMessage]:
+    """Agents' replies sent back to customers, newest first, with failures and their error."""
+    return outbound.list_outbox(db.session(), current_actor(), status, page, per_page)

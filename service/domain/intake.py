@@ -31,7 +31,7 @@ IGNORED_KINDS: Final = frozenset({"echo"})
 INTAKE_ACTOR: Final = system_actor("intake")
 
 
-def _insert(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
+def insert_or_skip(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
     # INSERT ... ON CONFLICT DO NOTHING: the same statement on both supported databases.
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -95,7 +95,7 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
     for message in delivery.messages:
         row = _row(message, region, now)
         stmt = (
-            _insert(session, InboxMessage)
+            insert_or_skip(session, InboxMessage)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["provider", "external_id"])
             .returning(InboxMessage.id)
@@ -109,7 +109,7 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
             new_ids.append(inbox_id)
     for status in delivery.statuses:
         receipt = (
-            _insert(session, DeliveryStatus)
+            insert_or_skip(session, DeliveryStatus)
             .values(
                 provider=status.provider,
                 message_id=status.message_id[:255],
@@ -130,7 +130,7 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
 def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> bool:
     """Record a single-use webhook token; False when it was seen before (a replay)."""
     stmt = (
-        _insert(session, WebhookNonce)
+        insert_or_skip(session, WebhookNonce)
         .values(provider=provider, nonce=nonce[:255], seen_at=now)
         .on_conflict_do_nothing(index_elements=["provider", "nonce"])
         .returning(WebhookNonce.id)

@@ -106,6 +106,39 @@ class ChatPlatform(Protocol):
     def presence(self, agent_user_id: str) -> Presence: ...
 
 
+@dataclass(frozen=True)
+class Reply:
+    """An agent's answer, to send on the channel the conversation came from."""
+
+    reply_id: str
+    channel: str
+    provider: str
+    to: str
+    text: str
+    sender: str | None = None  # our number, WhatsApp phone_number_id, or None for email
+    subject: str | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+
+
+class ChannelUnavailable(Exception):
+    """The channel's API is down, timing out or answering 5xx: retry later."""
+
+
+class ChannelRejected(Exception):
+    """The channel's API refused the message (bad number, auth): retrying will not help."""
+
+
+class ReplySender(Protocol):
+    def send(self, reply: Reply) -> str:
+        """Send and return the provider's message id.
+
+        :raise ChannelUnavailable: retry later.
+        :raise ChannelRejected: the provider refused it.
+        """
+        ...
+
+
 class LiveBadges(Protocol):
     def emit(self, payload: dict[str, Any], rooms: list[str]) -> None: ...
 
@@ -132,3 +165,5 @@ class Ports:
     chat: ChatPlatform
     clock: Clock = field(default_factory=SystemClock)
     badges: LiveBadges = field(default_factory=NoBadges)
+    # provider of the conversation (meta, twilio, or email) -> how to answer there
+    senders: dict[str, ReplySender] = field(default_factory=dict)

@@ -59,3 +59,18 @@ def enqueue_reforwards(conversation_ids: Sequence[int]) -> int:
             break
         done += 1
     return done
+
+
+def enqueue_replies(outbound_ids: Sequence[int]) -> int:
+    """Queue the sending of agents' replies (queue ``relay``)."""
+    done = 0
+    for outbound_id in outbound_ids:
+        try:
+            ports().jobs.enqueue(
+                "relay", "service.jobs.relay.send_reply", outbound_id, job_id=f"reply-{outbound_id}"
+            )
+        except QueueUnavailable:
+            log.warning("reply not queued; replay it later", extra={"outbound_id": outbound_id})
+            break
+        done += 1
+    return done

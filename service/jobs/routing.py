@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain import conversations as convs
+from service.domain import outbound
 from service.domain.identity import EMAIL, PHONE
 from service.domain.ports import Ports, QueueUnavailable, RoomClosed
 from service.domain.routing import (
@@ -257,14 +258,20 @@ def _rocketchat_event(
         return None
     row.conversation_id = held.id
     agent = row.payload.get("agent") or {}
+    reply_id = None
     if row.kind == "agent_message":
         # "taken" means the agent answered: a forward alone assigns without anyone reading.
         convs.mark_taken(held, now, by=agent.get("username"))
+        reply_id = outbound.record_reply(session, row, held, now)
     elif row.kind == "LivechatSession":
         convs.close(held, now, "closed in Rocket.Chat")
     else:
         convs.note(held, row.kind, at=now.isoformat())
     session.commit()
+    if reply_id is not None:
+        from service.jobs.enqueue import enqueue_replies
+
+        enqueue_replies([reply_id])
     return Routed(held, False)
 
 

@@ -89,3 +89,13 @@ def start_in_background(app: Flask, seconds: float) -> threading.Event:
         target=run_every, args=(app, seconds, stop), daemon=True, name="carteras-sweeper"
     ).start()
     return stop
+
+
+def replay_replies(outbound_ids: Sequence[int] | None = None) -> tuple[int, int]:
+    """Send failed replies again (these, or all of them): (found, enqueued)."""
+    from service.domain import outbound
+    from service.jobs.enqueue import enqueue_replies
+
+    ids = list(outbound_ids) if outbound_ids is not None else outbound.failed_ids(db.session())
+    db.session.commit()
+    return len(ids), enqueue_replies(ids)

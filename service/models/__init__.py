@@ -6,6 +6,7 @@ from service.models.contact import Contact, ContactIdentity
 from service.models.conversation import Conversation
 from service.models.inbox import INBOX_STATUSES, DeliveryStatus, InboxMessage, WebhookNonce
 from service.models.org import Agent, Team, agent_teams
+from service.models.outbound import OutboundMessage
 from service.models.user import ApiToken, User
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "DeliveryStatus",
     "INBOX_STATUSES",
     "InboxMessage",
+    "OutboundMessage",
     "Team",
     "User",
     "WebhookNonce",

@@ -83,6 +83,7 @@ MATRIX = [
     ("GET", "/api/inbox", "/api/inbox", None, 403),
     ("GET", "/api/inbox/<int:inbox_id>", "/api/inbox/1", None, 403),
     ("GET", "/api/conversations", "/api/conversations", None, 200),
+    ("GET", "/api/outbox", "/api/outbox", None, 403),
     (
         "POST",
         "/api/agents/<int:agent_id>/handover",

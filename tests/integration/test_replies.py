@@ -1,0 +1,181 @@
+"""Agents' replies in Rocket.Chat reach the customer on the conversation's own channel, once."""
+
+from __future__ import annotations
+
+import email
+
+import pytest
+
+from service.adapters.mail_out import SmtpSender
+from service.adapters.rocketchat import RocketChatClient
+from service.adapters.whatsapp_out import TwilioSender, WhatsAppCloudSender
+from tests import samples
+from tests.fake_channels import FakeTwilio, FakeWhatsApp, SmtpSink
+from tests.fake_rocketchat import FakeRocketChat
+from tests.webhooks.conftest import Posting, whatsapp_text
+
+FORM = "application/x-www-form-urlencoded"
+
+
+@pytest.fixture
+def rc(app, monkeypatch):
+    with FakeRocketChat() as fake:
+        monkeypatch.setattr(
+            app.extensions["ports"],
+            "chat",
+            RocketChatClient(fake.url, fake.user_id, fake.auth_token, timeout=5),
+        )
+        fake.add_agent("u-marta", "marta", online=True)
+        yield fake
+
+
+@pytest.fixture
+def whatsapp(app, monkeypatch):
+    with FakeWhatsApp() as fake:
+        sender = WhatsAppCloudSender(FakeWhatsApp.TOKEN, f"{fake.url}/v21.0", timeout=5)
+        monkeypatch.setitem(app.extensions["ports"].senders, "meta", sender)
+        yield fake
+
+
+@pytest.fixture
+def org(make):
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta")
+    cartera = make.cartera("Premium", team, marta, "💎")
+    make.contact("Lucía", cartera, phones=["+52 55 1234 5678"], emails=["lucia.gomez@example.com"])
+    return {"marta": marta}
+
+
+def agent_reply(client, room_id, message_id="Hd3sV8pNq1ZkR6tMw", text="Hola Jorge, ya lo reviso."):
+    body = (
+        samples.raw("rocketchat/agent-message.json")
+        .replace(b"Rm4tQ8vLx2NpK7cYd", room_id.encode())
+        .replace(b"Hd3sV8pNq1ZkR6tMw", message_id.encode())
+        .replace(b"Hola Jorge, ya lo reviso.", text.encode())
+    )
+    return client.post(
+        "/webhooks/rocketchat",
+        data=body,
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+
+
+def room_of(coordinator):
+    return coordinator.get("/api/conversations").json["items"][0]["room_id"]
+
+
+def test_whatsapp_reply_is_sent_once(app, client, rc, whatsapp, coordinator, org):
+    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
+    room = room_of(coordinator)
+    assert agent_reply(client, room).status_code == 200
+    assert agent_reply(client, room).status_code == 200  # Rocket.Chat delivered it twice
+    assert whatsapp.sent == [
+        {
+            "phone_number_id": "106540352242922",
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": "5215512345678",
+            "type": "text",
+            "text": {"preview_url": False, "body": "Hola Jorge, ya lo reviso."},
+        }
+    ]
+    (sent,) = coordinator.get("/api/outbox").json["items"]
+    assert sent["status"] == "sent" and sent["provider_message_id"] == "wamid.OUT1"
+    assert sent["agent_name"] == "María Gómez"
+
+
+def test_failed_send_is_kept_and_replayed_once(app, client, rc, whatsapp, coordinator, org):
+    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
+    whatsapp.fail_with = [500]
+    agent_reply(client, room_of(coordinator))
+    (failed,) = coordinator.get("/api/outbox?status=failed").json["items"]
+    assert "ChannelUnavailable" in failed["last_error"] and whatsapp.sent == []
+    result = app.test_cli_runner().invoke(args=["outbox", "replay", "--all-failed"])
+    assert "replayed=1 enqueued=1" in result.output
+    assert len(whatsapp.sent) == 1
+    assert coordinator.get("/api/outbox?status=sent").json["total"] == 1
+    app.test_cli_runner().invoke(args=["outbox", "replay", "--id", str(failed["id"])])
+    assert len(whatsapp.sent) == 1  # already sent: nothing more
+
+
+def test_a_refused_reply_fails_at_once(app, client, rc, whatsapp, coordinator, org):
+    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
+    whatsapp.fail_with = [400]
+    agent_reply(client, room_of(coordinator))
+    (failed,) = coordinator.get("/api/outbox").json["items"]
+    assert failed["status"] == "failed" and "ChannelRejected" in failed["last_error"]
+
+
+def test_twilio_reply(app, client, rc, coordinator, monkeypatch, org):
+    with FakeTwilio() as twilio:
+        monkeypatch.setitem(
+            app.extensions["ports"].senders,
+            "twilio",
+            TwilioSender(FakeTwilio.SID, FakeTwilio.TOKEN, twilio.url),
+        )
+        response = client.post(
+            "/webhooks/twilio",
+            data=samples.raw("twilio-whatsapp.form"),
+            content_type=FORM,
+            headers={"X-Twilio-Signature": samples.TWILIO_SIGNATURE},
+        )
+        assert response.status_code == 200
+        agent_reply(client, room_of(coordinator), text="Claro, le llamamos hoy.")
+        assert twilio.sent == [
+            {
+                "To": "whatsapp:+5215512345678",
+                "From": "whatsapp:+14155238886",
+                "Body": "Claro, le llamamos hoy.",
+            }
+        ]
+
+
+def test_email_reply_threads_with_the_customer(app, client, rc, coordinator, monkeypatch, org):
+    from tests.webhooks.conftest import FixedClock
+
+    monkeypatch.setattr(
+        app.extensions["ports"],
+        "clock",
+        FixedClock(
+            __import__("datetime").datetime.fromtimestamp(
+                samples.MAILGUN_TIMESTAMP + 30, tz=__import__("datetime").UTC
+            )
+        ),
+    )
+    with SmtpSink() as sink:
+        monkeypatch.setitem(
+            app.extensions["ports"].senders,
+            "email",
+            SmtpSender(
+                "127.0.0.1",
+                sink.port,
+                "Soporte <soporte@carteras.example.com>",
+                starttls=False,
+                timeout=5,
+            ),
+        )
+        client.post("/webhooks/email/mailgun", data=samples.raw("mailgun.form"), content_type=FORM)
+        agent_reply(client, room_of(coordinator), text="El pago vence el día 30.")
+        (raw,) = sink.messages
+    message = email.message_from_bytes(raw)
+    assert message["To"] == "lucia.gomez@example.com"
+    assert message["Subject"] == "Re: Estado de mi cuenta"
+    assert message["In-Reply-To"] == "<CAF=abc123@mail.example.com>"
+    assert message["References"].split() == [
+        "<out-7781@carteras.example.com>",
+        "<CAF=abc123@mail.example.com>",
+    ]
+    assert "El pago vence el día 30." in message.get_payload(decode=True).decode()
+
+
+def test_chats_born_in_rocketchat_are_not_relayed(app, client, rc, coordinator, make, org):
+    make.contact("Jorge", None, phones=["+54 9 11 4440 0011"])
+    client.post(
+        "/webhooks/rocketchat",
+        data=samples.raw("rocketchat/chat-start.json"),
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+    agent_reply(client, "Rm4tQ8vLx2NpK7cYd")
+    assert coordinator.get("/api/outbox").json["total"] == 0
