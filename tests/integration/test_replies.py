@@ -179,3 +179,47 @@ def test_chats_born_in_rocketchat_are_not_relayed(app, client, rc, coordinator, 
     )
     agent_reply(client, "Rm4tQ8vLx2NpK7cYd")
     assert coordinator.get("/api/outbox").json["total"] == 0
+
+
+def test_an_agent_leaves_and_a_colleague_takes_over(
+    app, client, rc, whatsapp, coordinator, make, monkeypatch
+):
+    from tests.fakes import FakeLiveBadges
+
+    badges = FakeLiveBadges()
+    monkeypatch.setattr(app.extensions["ports"], "badges", badges)
+    rc.add_agent("u-luis", "luis", online=True)
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis")
+    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta")
+    premium = make.cartera("Premium", team, luis, "💎")
+    oro = make.cartera("Oro", team, luis, "👑")
+    lucia = make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
+    make.contact("Pedro", oro, phones=["+52 55 8765 4321"])
+
+    # Luis leaves: one call moves both carteras to Marta
+    done = coordinator.post(
+        f"/api/agents/{luis}/handover", {"to_agent_id": marta, "deactivate_agent": True}
+    )
+    assert sorted(c["name"] for c in done.json["carteras"]) == ["Oro", "Premium"]
+
+    # the next WhatsApp message of one of those customers reaches Marta with the badge
+    Posting(client, app).whatsapp(whatsapp_text("wamid.after", sender="5215512345678"))
+    conversation = coordinator.get("/api/conversations").json["items"][0]
+    assert conversation["agent"]["name"] == "Marta" and conversation["reason"] == "owner_agent"
+    payload, rooms = badges.sent[-1]
+    assert rooms[0] == f"agent:{marta}" and payload["cartera"]["name"] == "Premium"
+
+    # the contact's history shows both owners
+    timeline = coordinator.get(f"/api/contacts/{lucia}/history").json["timeline"]
+    owners = [
+        e["after"]["agent"]["name"]
+        for e in timeline
+        if e["type"] == "owner_change" and e["after"]["agent"]
+    ]
+    assert owners == ["Luis", "Marta"]
+
+    # Marta's reply in Rocket.Chat arrives at the WhatsApp API as one send
+    agent_reply(client, conversation["room_id"], text="Hola Lucía, soy Marta.")
+    agent_reply(client, conversation["room_id"], text="Hola Lucía, soy Marta.")
+    assert [m["text"]["body"] for m in whatsapp.sent] == ["Hola Lucía, soy Marta."]
