@@ -3,13 +3,42 @@ a provider raises. Must not import Flask, werkzeug or the database."""
 
 from __future__ import annotations
 
+import email.errors
 import email.message
 import email.parser
 import email.policy
+import functools
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def shape_checked(parse: Callable[P, R]) -> Callable[P, R]:
+    """A payload whose fields have other types than documented (a list where an object was
+    due, a number for a date) is a PayloadError, like any other malformed body."""
+
+    @functools.wraps(parse)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return parse(*args, **kwargs)
+        except (
+            AttributeError,
+            TypeError,
+            KeyError,
+            IndexError,
+            ValueError,
+            LookupError,
+            email.errors.MessageError,
+        ) as exc:
+            if isinstance(exc, PayloadError):
+                raise
+            raise PayloadError(f"the payload does not have the documented shape ({exc})") from None
+
+    return checked
 
 
 def as_dict(value: object) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.messages import Delivery, Identity, InboundMessage
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict
+from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict, shape_checked
 from webhooks.signatures import same, sha256_hex
 
 PROVIDER = "rocketchat"
@@ -73,6 +73,7 @@ def _is_visitor(message: dict[str, Any], visitor: dict[str, Any]) -> bool:
     return not message.get("agentId") and author.get("_id") == visitor.get("_id")
 
 
+@shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """One stored event per webhook call.
 

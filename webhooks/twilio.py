@@ -17,7 +17,7 @@ from service.domain.messages import (
     InboundMessage,
     StatusUpdate,
 )
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError
+from webhooks.inbound import InboundRequest, PayloadError, SignatureError, shape_checked
 
 PROVIDER = "twilio"
 
@@ -47,6 +47,7 @@ def verify(req: InboundRequest, auth_token: str, public_base_url: str | None = N
         raise SignatureError("X-Twilio-Signature does not match")
 
 
+@shape_checked
 def parse(req: InboundRequest, now: datetime | None = None) -> Delivery:
     """One message, or one status callback.
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage, StatusUpdate
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict
+from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict, shape_checked
 from webhooks.signatures import hmac_hex, same
 
 PROVIDER = "meta"
@@ -139,6 +139,7 @@ def _status(status: dict[str, Any]) -> StatusUpdate:
     )
 
 
+@shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """Every message and receipt of a notification (several entries and changes may come).
 

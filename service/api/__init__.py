@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from flask import Flask, request
 from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.routing import IntegerConverter, Map
 
 from service.api.auth import load_actor
 from service.api.errors import JsonErrorApi, register_error_handlers
+
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<id:name>``: a positive 64-bit row id; anything larger cannot exist (404)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)
+
 
 # Media type each body-carrying endpoint accepts; any other JSON body endpoint wants JSON.
 BODY_TYPES = {"contacts.import_contacts": "text/csv"}
@@ -43,6 +54,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         routing,
     )
 
+    app.url_map.converters["id"] = IdConverter
     api = JsonErrorApi(
         app,
         spec_kwargs={
@@ -55,6 +67,10 @@ def init_api(app: Flask) -> JsonErrorApi:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.register_converter(
+        IdConverter,
+        lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
+    )
     for module in (health, org, carteras, contacts, audit, inbox, conversations, routing):
         api.register_blueprint(module.bp)
     app.before_request(load_actor)

@@ -59,13 +59,13 @@ def create_cartera(data: dict[str, Any]) -> CarteraWithCount:
     return CarteraWithCount(cartera, 0)
 
 
-@bp.get("/carteras/<int:cartera_id>")
+@bp.get("/carteras/<id:cartera_id>")
 @bp.response(200, CarteraOut)
 def get_cartera(cartera_id: int) -> CarteraWithCount:
     return _with_count(carteras.get_cartera(db.session(), current_actor(), cartera_id))
 
 
-@bp.patch("/carteras/<int:cartera_id>")
+@bp.patch("/carteras/<id:cartera_id>")
 @bp.arguments(CarteraPatch(partial=True))
 @bp.response(200, CarteraOut)
 def update_cartera(data: dict[str, Any], cartera_id: int) -> CarteraWithCount:
@@ -74,7 +74,7 @@ def update_cartera(data: dict[str, Any], cartera_id: int) -> CarteraWithCount:
     return _with_count(cartera)
 
 
-@bp.delete("/carteras/<int:cartera_id>")
+@bp.delete("/carteras/<id:cartera_id>")
 @bp.arguments(DeleteArgs, location="query", as_kwargs=True)
 @bp.response(204)
 def delete_cartera(cartera_id: int, force: bool) -> None:
@@ -84,7 +84,7 @@ def delete_cartera(cartera_id: int, force: bool) -> None:
     db.session.commit()
 
 
-@bp.post("/carteras/<int:cartera_id>/activate")
+@bp.post("/carteras/<id:cartera_id>/activate")
 @bp.response(200, CarteraOut)
 def activate(cartera_id: int) -> CarteraWithCount:
     cartera = carteras.set_active(db.session(), current_actor(), cartera_id, True)
@@ -92,7 +92,7 @@ def activate(cartera_id: int) -> CarteraWithCount:
     return _with_count(cartera)
 
 
-@bp.post("/carteras/<int:cartera_id>/deactivate")
+@bp.post("/carteras/<id:cartera_id>/deactivate")
 @bp.response(200, CarteraOut)
 def deactivate(cartera_id: int) -> CarteraWithCount:
     """Stop tagging and owner routing for the cartera; its contacts and history stay."""
@@ -101,7 +101,7 @@ def deactivate(cartera_id: int) -> CarteraWithCount:
     return _with_count(cartera)
 
 
-@bp.get("/carteras/<int:cartera_id>/contacts")
+@bp.get("/carteras/<id:cartera_id>/contacts")
 @bp.arguments(SearchArgs, location="query", as_kwargs=True)
 @bp.response(200, ContactPage)
 def list_members(cartera_id: int, q: str | None, page: int, per_page: int) -> Page[Contact]:
@@ -115,7 +115,7 @@ def list_members(cartera_id: int, q: str | None, page: int, per_page: int) -> Pa
     )
 
 
-@bp.post("/carteras/<int:cartera_id>/contacts")
+@bp.post("/carteras/<id:cartera_id>/contacts")
 @bp.arguments(AddContactsIn)
 @bp.response(200, AddContactsOut)
 def add_members(data: dict[str, Any], cartera_id: int) -> membership.AddResult:
@@ -128,7 +128,7 @@ def add_members(data: dict[str, Any], cartera_id: int) -> membership.AddResult:
     return result
 
 
-@bp.delete("/carteras/<int:cartera_id>/contacts/<int:contact_id>")
+@bp.delete("/carteras/<id:cartera_id>/contacts/<id:contact_id>")
 @bp.response(204)
 def remove_member(cartera_id: int, contact_id: int) -> None:
     membership.remove_contact(db.session(), current_actor(), cartera_id, contact_id)

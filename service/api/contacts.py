@@ -54,13 +54,13 @@ def create_contact(data: dict[str, Any]) -> Contact:
     return contact
 
 
-@bp.get("/contacts/<int:contact_id>")
+@bp.get("/contacts/<id:contact_id>")
 @bp.response(200, ContactOut)
 def get_contact(contact_id: int) -> Contact:
     return contacts.get_contact(db.session(), current_actor(), contact_id)
 
 
-@bp.patch("/contacts/<int:contact_id>")
+@bp.patch("/contacts/<id:contact_id>")
 @bp.arguments(ContactPatch(partial=True))
 @bp.response(200, ContactOut)
 def update_contact(data: dict[str, Any], contact_id: int) -> Contact:
@@ -74,7 +74,7 @@ def update_contact(data: dict[str, Any], contact_id: int) -> Contact:
     return contact
 
 
-@bp.delete("/contacts/<int:contact_id>")
+@bp.delete("/contacts/<id:contact_id>")
 @bp.response(204)
 def delete_contact(contact_id: int) -> None:
     contacts.delete_contact(db.session(), current_actor(), contact_id)
@@ -120,7 +120,7 @@ def export_contacts() -> Response:
     )
 
 
-@bp.get("/contacts/<int:contact_id>/history")
+@bp.get("/contacts/<id:contact_id>/history")
 @bp.response(200, HistoryOut)
 def contact_history(contact_id: int) -> dict[str, Any]:
     """Every cartera the contact was in, every owner change of those carteras (who, when),

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from service.api.auth import current_actor
-from service.api.schemas import PagingArgs, page_of
+from service.api.schemas import Id, PagingArgs, page_of
 from service.domain import conversations as convs
 from service.domain.messages import CHANNELS
 from service.domain.pagination import Page
@@ -20,9 +20,9 @@ bp = Blueprint("conversations", __name__, url_prefix="/api", description="Routed
 
 
 class ConversationArgs(PagingArgs):
-    contact_id = fields.Integer(load_default=None)
-    cartera_id = fields.Integer(load_default=None)
-    agent_id = fields.Integer(load_default=None)
+    contact_id = Id(load_default=None)
+    cartera_id = Id(load_default=None)
+    agent_id = Id(load_default=None)
     channel = fields.String(load_default=None, validate=validate.OneOf(CHANNELS))
     status = fields.String(load_default=None, validate=validate.OneOf(("open", "closed")))
     from_ = fields.Date(load_default=None, data_key="from")
@@ -116,7 +116,7 @@ def list_conversations(
     )
 
 
-@bp.get("/conversations/<int:conversation_id>")
+@bp.get("/conversations/<id:conversation_id>")
 @bp.response(200, ConversationOut)
 def get_conversation(conversation_id: int) -> Conversation:
     return convs.get_conversation(db.session(), current_actor(), conversation_id)

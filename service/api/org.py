@@ -49,13 +49,13 @@ def create_team(data: dict[str, Any]) -> Team:
     return team
 
 
-@bp.get("/teams/<int:team_id>")
+@bp.get("/teams/<id:team_id>")
 @bp.response(200, TeamOut)
 def get_team(team_id: int) -> Team:
     return org.get_team(db.session(), team_id)
 
 
-@bp.patch("/teams/<int:team_id>")
+@bp.patch("/teams/<id:team_id>")
 @bp.arguments(TeamPatch(partial=True))
 @bp.response(200, TeamOut)
 def update_team(data: dict[str, Any], team_id: int) -> Team:
@@ -64,7 +64,7 @@ def update_team(data: dict[str, Any], team_id: int) -> Team:
     return team
 
 
-@bp.delete("/teams/<int:team_id>")
+@bp.delete("/teams/<id:team_id>")
 @bp.response(204)
 def delete_team(team_id: int) -> None:
     """Delete a team; refused (409) while carteras belong to it."""
@@ -91,13 +91,13 @@ def create_agent(data: dict[str, Any]) -> Agent:
     return agent
 
 
-@bp.get("/agents/<int:agent_id>")
+@bp.get("/agents/<id:agent_id>")
 @bp.response(200, AgentOut)
 def get_agent(agent_id: int) -> Agent:
     return org.get_agent(db.session(), agent_id)
 
 
-@bp.patch("/agents/<int:agent_id>")
+@bp.patch("/agents/<id:agent_id>")
 @bp.arguments(AgentPatch(partial=True))
 @bp.response(200, AgentOut)
 def update_agent(data: dict[str, Any], agent_id: int) -> Agent:
@@ -106,7 +106,7 @@ def update_agent(data: dict[str, Any], agent_id: int) -> Agent:
     return agent
 
 
-@bp.delete("/agents/<int:agent_id>")
+@bp.delete("/agents/<id:agent_id>")
 @bp.response(204)
 def delete_agent(agent_id: int) -> None:
     """Delete an agent; refused (409) while it owns carteras or has user accounts."""
@@ -114,7 +114,7 @@ def delete_agent(agent_id: int) -> None:
     db.session.commit()
 
 
-@bp.post("/agents/<int:agent_id>/handover")
+@bp.post("/agents/<id:agent_id>/handover")
 @bp.arguments(HandoverIn)
 @bp.arguments(HandoverArgs, location="query", as_kwargs=True)
 @bp.response(200, HandoverOut)

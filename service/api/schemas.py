@@ -11,14 +11,20 @@ from service.domain import carteras as carteras_domain
 from service.domain.audit import EVENTS, RESOURCE_TYPES
 from service.domain.contacts import values_of
 from service.domain.identity import EMAIL, PHONE
-from service.domain.pagination import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from service.domain.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from service.domain.periods import PERIODS
 
 Text = validate.Length(max=200)
+ID_RANGE = validate.Range(min=1, max=2**63 - 1)
+
+
+def Id(**options: Any) -> fields.Integer:  # noqa: N802 (reads like the field classes)
+    """A row id: positive and 64-bit, so no query or body can overflow the database."""
+    return fields.Integer(validate=ID_RANGE, **options)
 
 
 class PagingArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(
         load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
     )
@@ -71,7 +77,7 @@ class AgentIn(Schema):
     rocketchat_user_id = fields.String(allow_none=True, validate=validate.Length(max=64))
     rocketchat_username = fields.String(allow_none=True, validate=validate.Length(max=120))
     active = fields.Boolean()
-    team_ids = fields.List(fields.Integer(), validate=validate.Length(max=100))
+    team_ids = fields.List(Id(), validate=validate.Length(max=100))
     max_open_chats = fields.Integer(
         allow_none=True,
         validate=validate.Range(min=1, max=1000),
@@ -84,7 +90,7 @@ class AgentPatch(AgentIn):
 
 
 class HandoverIn(Schema):
-    to_agent_id = fields.Integer(
+    to_agent_id = Id(
         required=True,
         allow_none=True,
         metadata={"description": "the new owner; null = team only (the team serves them)"},
@@ -102,9 +108,9 @@ class HandoverArgs(Schema):
 
 
 class HandoverOut(Schema):
-    agent_id = fields.Integer()
+    agent_id = Id()
     agent_name = fields.String()
-    to_agent_id = fields.Integer(allow_none=True)
+    to_agent_id = Id(allow_none=True)
     to_agent_name = fields.String(allow_none=True)
     deactivate_agent = fields.Boolean()
     open_conversations = fields.String()
@@ -114,14 +120,14 @@ class HandoverOut(Schema):
 
 
 class HistoryOut(Schema):
-    contact_id = fields.Integer()
+    contact_id = Id()
     contact_name = fields.String()
     carteras = fields.List(fields.Integer())
     timeline = fields.List(fields.Dict())
 
 
 class AgentArgs(SearchArgs):
-    team_id = fields.Integer(load_default=None)
+    team_id = Id(load_default=None)
     active = fields.Boolean(load_default=None)
 
 
@@ -149,8 +155,8 @@ class CarteraIn(Schema):
     color = fields.String(allow_none=True, metadata={"example": "#1E88E5"})
     region = fields.String(allow_none=True, validate=validate.Length(max=120))
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
-    team_id = fields.Integer(allow_none=True)
-    agent_id = fields.Integer(allow_none=True)
+    team_id = Id(allow_none=True)
+    agent_id = Id(allow_none=True)
     active = fields.Boolean()
     owner_timeout_seconds = fields.Integer(
         validate=validate.Range(min=0, max=86400),
@@ -173,8 +179,8 @@ class CarteraPatch(CarteraIn):
 
 class CarteraArgs(SearchArgs):
     active = fields.Boolean(load_default=None)
-    team_id = fields.Integer(load_default=None)
-    agent_id = fields.Integer(load_default=None)
+    team_id = Id(load_default=None)
+    agent_id = Id(load_default=None)
 
 
 @dataclass(frozen=True)
@@ -192,8 +198,8 @@ class CarteraOut(Schema):
     color = fields.String(allow_none=True)
     region = fields.String(allow_none=True)
     description = fields.String(allow_none=True)
-    team_id = fields.Integer(allow_none=True)
-    agent_id = fields.Integer(allow_none=True)
+    team_id = Id(allow_none=True)
+    agent_id = Id(allow_none=True)
     team = fields.Nested(Ref, allow_none=True)
     agent = fields.Nested(Ref, allow_none=True)
     active = fields.Boolean()
@@ -230,9 +236,7 @@ class DeleteArgs(Schema):
 
 
 class AddContactsIn(Schema):
-    contact_ids = fields.List(
-        fields.Integer(), required=True, validate=validate.Length(min=1, max=10000)
-    )
+    contact_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=10000))
     move = fields.Boolean(load_default=False)
 
 
@@ -256,7 +260,7 @@ class ContactIn(Schema):
     external_ref = fields.String(allow_none=True, validate=validate.Length(max=120))
     company = fields.String(allow_none=True, validate=Text)
     notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
-    cartera_id = fields.Integer(allow_none=True)
+    cartera_id = Id(allow_none=True)
 
 
 class ContactPatch(ContactIn):
@@ -267,7 +271,7 @@ class ContactPatch(ContactIn):
 
 
 class ContactArgs(SearchArgs):
-    cartera_id = fields.Integer(load_default=None)
+    cartera_id = Id(load_default=None)
     unassigned = fields.Boolean(load_default=None)
 
 
@@ -287,7 +291,7 @@ class ContactOut(Schema):
     external_ref = fields.String(allow_none=True)
     company = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
-    cartera_id = fields.Integer(allow_none=True)
+    cartera_id = Id(allow_none=True)
     cartera = fields.Nested(CarteraBadge, allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -320,7 +324,7 @@ class ImportOut(Schema):
 class AuditArgs(SearchArgs):
     event = fields.String(load_default=None, validate=validate.OneOf(EVENTS))
     resource_type = fields.String(load_default=None, validate=validate.OneOf(RESOURCE_TYPES))
-    resource_id = fields.Integer(load_default=None)
+    resource_id = Id(load_default=None)
     period = fields.String(load_default=None, validate=validate.OneOf(PERIODS))
     from_ = fields.Date(load_default=None, data_key="from")
     to = fields.Date(load_default=None)
@@ -337,7 +341,7 @@ class AuditOut(Schema):
     actor = fields.Function(lambda e: ActorOut().dump(e))
     event = fields.String()
     resource_type = fields.String()
-    resource_id = fields.Integer(allow_none=True)
+    resource_id = Id(allow_none=True)
     resource_name = fields.String(allow_none=True)
     related_name = fields.String(allow_none=True)
     before = fields.Dict(allow_none=True)

@@ -13,6 +13,7 @@ from service.domain.errors import Invalid
 T = TypeVar("T")
 MAX_PER_PAGE = 200
 DEFAULT_PER_PAGE = 50
+MAX_PAGE = 1_000_000  # keeps OFFSET far inside 64 bits
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class Page(Generic[T]):
 
 def check_paging(page: int, per_page: int) -> None:
     """:raise Invalid: page below 1, or per_page outside 1..200."""
-    if page < 1:
-        raise Invalid.field("page", "must be 1 or more")
+    if not 1 <= page <= MAX_PAGE:
+        raise Invalid.field("page", f"must be between 1 and {MAX_PAGE}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise Invalid.field("per_page", f"must be between 1 and {MAX_PER_PAGE}")
 

@@ -103,7 +103,7 @@ def cartera_new() -> str | Response:
     return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=None)
 
 
-@bp.route("/carteras/<int:cartera_id>/editar", methods=["GET", "POST"])
+@bp.route("/carteras/<id:cartera_id>/editar", methods=["GET", "POST"])
 @login_required
 def cartera_edit(cartera_id: int) -> str | Response:
     managers_only()
@@ -115,7 +115,7 @@ def cartera_edit(cartera_id: int) -> str | Response:
     return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
 
 
-@bp.post("/carteras/<int:cartera_id>/<any(activar, desactivar):state>")
+@bp.post("/carteras/<id:cartera_id>/<any(activar, desactivar):state>")
 @login_required
 def cartera_state(cartera_id: int, state: str) -> Response:
     managers_only()
@@ -127,7 +127,7 @@ def cartera_state(cartera_id: int, state: str) -> Response:
     return redirect(url_for("ui.carteras", q=request.args.get("q", "")))
 
 
-@bp.get("/carteras/<int:cartera_id>/contactos")
+@bp.get("/carteras/<id:cartera_id>/contactos")
 @login_required
 def cartera_contacts(cartera_id: int) -> str:
     managers_only()
@@ -164,7 +164,7 @@ def _region() -> str:
     return str(current_app.config["CARTERAS"].default_phone_region)
 
 
-@bp.post("/carteras/<int:cartera_id>/contactos")
+@bp.post("/carteras/<id:cartera_id>/contactos")
 @login_required
 def cartera_add_contact(cartera_id: int) -> Response:
     managers_only()
@@ -186,7 +186,7 @@ def cartera_add_contact(cartera_id: int) -> Response:
     )
 
 
-@bp.post("/carteras/<int:cartera_id>/contactos/<int:contact_id>/quitar")
+@bp.post("/carteras/<id:cartera_id>/contactos/<id:contact_id>/quitar")
 @login_required
 def cartera_remove_contact(cartera_id: int, contact_id: int) -> Response:
     managers_only()

@@ -47,7 +47,7 @@ def contacts_list() -> str:
     return render_template("contacts/list.html", page=found, q=q)
 
 
-@bp.get("/contactos/<int:contact_id>")
+@bp.get("/contactos/<id:contact_id>")
 @login_required
 def contact_detail(contact_id: int) -> str:
     session, actor = db.session(), me()
@@ -121,7 +121,7 @@ def contact_new() -> str | BaseResponse:
     return render_template("contacts/form.html", form=form, contact_id=None)
 
 
-@bp.route("/contactos/<int:contact_id>/editar", methods=["GET", "POST"])
+@bp.route("/contactos/<id:contact_id>/editar", methods=["GET", "POST"])
 @login_required
 def contact_edit(contact_id: int) -> str | BaseResponse:
     managers_only()

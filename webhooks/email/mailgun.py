@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, split_address, thread_key
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError, form_fields
+from webhooks.inbound import (
+    InboundRequest,
+    PayloadError,
+    SignatureError,
+    form_fields,
+    shape_checked,
+)
 from webhooks.signatures import hmac_hex, same, sha256_hex
 
 PROVIDER = "mailgun"
@@ -39,6 +45,7 @@ def verify(
     return token
 
 
+@shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """:raise PayloadError: no sender."""
     fields, files = form_fields(req)

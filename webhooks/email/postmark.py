@@ -14,7 +14,7 @@ from typing import Any
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, thread_key
-from webhooks.inbound import InboundRequest, PayloadError, as_dict
+from webhooks.inbound import InboundRequest, PayloadError, as_dict, shape_checked
 from webhooks.signatures import check_basic_auth
 
 PROVIDER = "postmark"
@@ -39,6 +39,7 @@ def _attachment(item: dict[str, Any]) -> Attachment:
     )
 
 
+@shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """:raise PayloadError: not JSON, or no sender address or MessageID."""
     try:

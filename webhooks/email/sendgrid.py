@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, split_address, thread_key
-from webhooks.inbound import InboundRequest, PayloadError, decode_text, multipart_fields
+from webhooks.inbound import (
+    InboundRequest,
+    PayloadError,
+    decode_text,
+    multipart_fields,
+    shape_checked,
+)
 from webhooks.signatures import check_basic_auth, sha256_hex
 
 PROVIDER = "sendgrid"
@@ -24,6 +30,7 @@ def verify(req: InboundRequest, user: str, password: str) -> None:
     check_basic_auth(req, user, password)
 
 
+@shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """:raise PayloadError: not multipart, or no sender."""
     raw, uploads = multipart_fields(req)
