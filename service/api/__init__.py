@@ -12,14 +12,22 @@ from werkzeug.routing import IntegerConverter, Map
 from service.api.auth import load_actor
 from service.api.errors import JsonErrorApi, register_error_handlers
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # INTEGER keys (teams, agents, carteras, contacts, users, tokens)
+MAX_BIG_ID = 2**63 - 1  # BIGINT keys (conversations, inbox, audit)
 
 
 class IdConverter(IntegerConverter):
-    """``<id:name>``: a positive 64-bit row id; anything larger cannot exist (404)."""
+    """``<id:name>``: a positive row id; anything larger cannot exist (404), and never
+    reaches the database as an out-of-range value."""
+
+    maximum = MAX_ID
 
     def __init__(self, url_map: Map) -> None:
-        super().__init__(url_map, min=1, max=MAX_ID)
+        super().__init__(url_map, min=1, max=self.maximum)
+
+
+class BigIdConverter(IdConverter):
+    maximum = MAX_BIG_ID
 
 
 # Media type each body-carrying endpoint accepts; any other JSON body endpoint wants JSON.
@@ -42,6 +50,16 @@ def check_content_type() -> None:
         )
 
 
+def _id_schema(converter: object) -> dict[str, object]:
+    maximum = getattr(converter, "maximum", MAX_ID)
+    return {
+        "type": "integer",
+        "format": "int32" if maximum == MAX_ID else "int64",
+        "minimum": 1,
+        "maximum": maximum,
+    }
+
+
 def init_api(app: Flask) -> JsonErrorApi:
     from service.api import (
         audit,
@@ -55,6 +73,7 @@ def init_api(app: Flask) -> JsonErrorApi:
     )
 
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["bigid"] = BigIdConverter
     api = JsonErrorApi(
         app,
         spec_kwargs={
@@ -67,10 +86,8 @@ def init_api(app: Flask) -> JsonErrorApi:
         },
     )
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    api.register_converter(
-        IdConverter,
-        lambda _: {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID},
-    )
+    for converter in (IdConverter, BigIdConverter):
+        api.register_converter(converter, _id_schema)
     for module in (health, org, carteras, contacts, audit, inbox, conversations, routing):
         api.register_blueprint(module.bp)
     app.before_request(load_actor)

@@ -116,7 +116,7 @@ def list_conversations(
     )
 
 
-@bp.get("/conversations/<id:conversation_id>")
+@bp.get("/conversations/<bigid:conversation_id>")
 @bp.response(200, ConversationOut)
 def get_conversation(conversation_id: int) -> Conversation:
     return convs.get_conversation(db.session(), current_actor(), conversation_id)

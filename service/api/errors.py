@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify
 from flask_smorest import Api
 from marshmallow import Schema, fields
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.domain.errors import (
@@ -116,6 +116,12 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(
             409, "conflict", "The change conflicts with data saved meanwhile; reload and retry."
         )
+
+    @app.errorhandler(DataError)
+    def _data(error: DataError) -> Response:
+        # The last guard: a value the schemas let through but the column cannot hold.
+        db.session.rollback()
+        return error_response(422, "validation_error", "A value is out of range.")
 
     @app.errorhandler(OperationalError)
     def _operational(error: OperationalError) -> Response:

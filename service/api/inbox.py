@@ -76,7 +76,7 @@ def list_inbox(
     )
 
 
-@bp.get("/inbox/<id:inbox_id>")
+@bp.get("/inbox/<bigid:inbox_id>")
 @bp.response(200, InboxDetail)
 def get_inbox(inbox_id: int) -> InboxMessage:
     """One inbound message with the payload as the platform sent it."""

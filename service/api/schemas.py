@@ -15,11 +15,11 @@ from service.domain.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
 from service.domain.periods import PERIODS
 
 Text = validate.Length(max=200)
-ID_RANGE = validate.Range(min=1, max=2**63 - 1)
+ID_RANGE = validate.Range(min=1, max=2**31 - 1)  # INTEGER keys on PostgreSQL
 
 
 def Id(**options: Any) -> fields.Integer:  # noqa: N802 (reads like the field classes)
-    """A row id: positive and 64-bit, so no query or body can overflow the database."""
+    """A row id: positive and within INTEGER, so no query or body overflows the database."""
     return fields.Integer(validate=ID_RANGE, **options)
 
 

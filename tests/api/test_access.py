@@ -81,7 +81,7 @@ MATRIX = [
     ("GET", "/api/contacts/export", "/api/contacts/export", None, 200),
     ("GET", "/api/audit", "/api/audit", None, 403),
     ("GET", "/api/inbox", "/api/inbox", None, 403),
-    ("GET", "/api/inbox/<id:inbox_id>", "/api/inbox/1", None, 403),
+    ("GET", "/api/inbox/<bigid:inbox_id>", "/api/inbox/1", None, 403),
     ("GET", "/api/conversations", "/api/conversations", None, 200),
     ("GET", "/api/outbox", "/api/outbox", None, 403),
     (
@@ -93,7 +93,7 @@ MATRIX = [
     ),
     ("GET", "/api/contacts/<id:contact_id>/history", "/api/contacts/{ana}/history", None, 200),
     ("GET", "/api/contacts/<id:contact_id>/history", "/api/contacts/{caro}/history", None, 404),
-    ("GET", "/api/conversations/<id:conversation_id>", "/api/conversations/1", None, 404),
+    ("GET", "/api/conversations/<bigid:conversation_id>", "/api/conversations/1", None, 404),
 ]
 CASES = [pytest.param(*case, id=f"{case[0]} {case[2]}") for case in MATRIX]
 
@@ -155,8 +155,8 @@ def test_agent_reads_only_its_carteras_and_changes_nothing(
 
 IN_USE = {("DELETE", "/api/teams/<id:team_id>"), ("DELETE", "/api/carteras/<id:cartera_id>")}
 NOTHING_YET = {
-    ("GET", "/api/inbox/<id:inbox_id>"),
-    ("GET", "/api/conversations/<id:conversation_id>"),
+    ("GET", "/api/inbox/<bigid:inbox_id>"),
+    ("GET", "/api/conversations/<bigid:conversation_id>"),
 }  # no message has arrived in these tests
 
 
