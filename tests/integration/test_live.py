@@ -94,7 +94,8 @@ def test_a_real_socketio_client_over_http(app, backend, make, org):
                 wait_timeout=5,
             )
     finally:
-        live.disconnect()
+        # abort: a polite disconnect waits for the open long-poll (the 25 s ping interval)
+        live.eio.disconnect(abort=True)
         time.sleep(0.05)
         server.shutdown()
         server.server_close()
