@@ -6,6 +6,7 @@ redelivery inserts nothing. Jobs claim a row with a compare-and-set, so it runs 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -39,6 +40,18 @@ def insert_or_skip(session: Session, model: Any) -> postgresql.Insert | sqlite.I
     if dialect == "sqlite":
         return sqlite.insert(model)
     raise RuntimeError(f"unsupported database {dialect}")  # pragma: no cover
+
+
+@functools.cache
+def _store_statement(dialect: str) -> Any:
+    """One prebuilt Core INSERT .. ON CONFLICT DO NOTHING RETURNING id per dialect, run with
+    parameters: the webhook's hot path compiles nothing per message."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(InboxMessage.__table__)
+        .on_conflict_do_nothing(index_elements=["provider", "external_id"])
+        .returning(InboxMessage.__table__.c.id)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,15 +105,10 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
     """
     new_ids: list[int] = []
     duplicates = ignored = statuses = 0
+    store = _store_statement(session.get_bind().dialect.name)
     for message in delivery.messages:
         row = _row(message, region, now)
-        stmt = (
-            insert_or_skip(session, InboxMessage)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["provider", "external_id"])
-            .returning(InboxMessage.id)
-        )
-        inbox_id = session.execute(stmt).scalar()
+        inbox_id = session.execute(store, row).scalar()
         if inbox_id is None:
             duplicates += 1
         elif row["status"] == "ignored":
@@ -136,16 +144,6 @@ def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> boo
         .returning(WebhookNonce.id)
     )
     return session.execute(stmt).scalar() is not None
-
-
-def mark_enqueued(session: Session, inbox_ids: Sequence[int], now: datetime) -> None:
-    """pending -> queued (a job may already have taken the row: then nothing changes)."""
-    if inbox_ids:
-        session.execute(
-            update(InboxMessage)
-            .where(InboxMessage.id.in_(inbox_ids), InboxMessage.status == "pending")
-            .values(status="queued", enqueued_at=now, updated_at=now)
-        )
 
 
 def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None:

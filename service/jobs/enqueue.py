@@ -5,17 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from service.domain import intake
 from service.domain.ports import QueueUnavailable
-from service.extensions import db
 from service.jobs.runtime import ports
-from service.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
 
 def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
-    """Queue one routing job per inbox row; returns how many were handed over.
+    """Queue one routing job per inbox row; returns how many new jobs were queued.
 
     When the queue is down the rows stay ``pending`` and the sweeper enqueues them later,
     so the caller (a webhook that already committed) still answers 200.
@@ -23,7 +20,7 @@ def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
     handed: list[int] = []
     for inbox_id in inbox_ids:
         try:
-            ports().jobs.enqueue(
+            fresh = ports().jobs.enqueue(
                 "routing", "service.jobs.intake.process_inbox", inbox_id, job_id=f"inbox-{inbox_id}"
             )
         except QueueUnavailable as exc:
@@ -36,10 +33,10 @@ def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
             # The rows are committed: never turn this into an error for the platform.
             log.exception("enqueue failed; rows stay pending for the sweeper")
             break
-        handed.append(inbox_id)
-    if handed:
-        intake.mark_enqueued(db.session(), handed, utcnow())
-        db.session.commit()
+        if fresh:  # False: its job is already waiting in the queue
+            handed.append(inbox_id)
+    # No second write to mark the rows "queued": the job id is unique, and the sweeper only
+    # touches rows still pending after its grace period, so the webhook stays one commit.
     return len(handed)
 
 

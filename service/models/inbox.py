@@ -12,8 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.extensions import Base
 from service.models.types import BigId, UTCDateTime, utcnow
 
-# pending: stored, not yet handed to a queue; queued: handed over; processing: a job owns it;
-# processed / failed: done; ignored: stored for the record, nothing to do (echoes, events).
+# pending: stored, waiting for a worker (the sweeper re-enqueues it if it waits too long);
+# queued: a try failed and the queue will retry it; processing: a job owns it;
+# processed / failed: done; ignored: stored for the record, nothing to do (echoes).
 INBOX_STATUSES = ("pending", "queued", "processing", "processed", "failed", "ignored")
 
 

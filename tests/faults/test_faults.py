@@ -63,7 +63,9 @@ def test_redis_away_under_a_stream_then_everything_routed_once(
     monkeypatch.setattr(app.extensions["ports"], "jobs", RQJobQueue.from_url(REDIS_URL))
     with app.app_context():  # Redis is back: the sweep enqueues, a worker runs them
         assert sweeper.requeue_stale(grace=timedelta(0)) == (40, 40)
-        assert sweeper.requeue_stale(grace=timedelta(0)) == (0, 0)  # nothing twice
+        # swept again before a worker ran: still pending, but no job is queued twice
+        assert sweeper.requeue_stale(grace=timedelta(0)) == (40, 0)
+        assert real_redis.llen("rq:queue:routing") == 40
         SimpleWorker(["routing"], connection=real_redis).work(burst=True)
     assert count(app, InboxMessage, InboxMessage.status == "processed") == 40
     assert count(app, Contact) == 40 and count(app, Conversation) == 40
@@ -123,8 +125,11 @@ def test_a_worker_killed_mid_job_routes_the_message_once_after_restart(
         assert count(app, InboxMessage, InboxMessage.status == "processing") == 1
 
         rc.delay = 0.0
-        with app.app_context():  # the lease ran out: the sweep hands it to a new worker
-            assert sweeper.requeue_stale(grace=timedelta(0), lease=timedelta(0)) == (1, 1)
+        with app.app_context():
+            # the lease ran out: the sweep puts the row back; its job is still registered as
+            # started in RQ, whose abandoned-job handling runs it again on the next worker
+            found, _queued = sweeper.requeue_stale(grace=timedelta(0), lease=timedelta(0))
+            assert found == 1
         restarted = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
         )

@@ -1,0 +1,130 @@
+"""Helpers shared by the benchmarks: a fresh PostgreSQL database, gunicorn processes,
+a loopback load generator, percentiles."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create *name*, migrate it, return its URL."""
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = sa.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "CARTERAS_LOG_LEVEL": "ERROR"}
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return url
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
+    """The Procfile's web settings (sync workers), on loopback; waits until it answers."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            app,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"gunicorn {app} did not start")
+
+
+def _hammer(args: tuple[int, str, list[tuple[bytes, dict[str, str]]], float]) -> list[float]:
+    port, path, requests_, seconds = args
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    for body, headers in requests_:
+        if time.monotonic() >= stop:
+            break
+        started = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def load(
+    port: int, path: str, batches: Sequence[list[tuple[bytes, dict[str, str]]]], seconds: float
+) -> tuple[float, list[float]]:
+    """Post each batch from its own process for *seconds*; (requests/s, latencies)."""
+    with multiprocessing.Pool(len(batches)) as pool:
+        started = time.perf_counter()
+        results = pool.map(_hammer, [(port, path, batch, seconds) for batch in batches])
+        elapsed = time.perf_counter() - started
+    latencies = [x for part in results for x in part]
+    return len(latencies) / elapsed, latencies
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def report(title: str, lines: dict[str, object]) -> None:
+    print(f"== {title}")
+    for key, value in lines.items():
+        print(f"   {key}: {value}")
+    print(json.dumps({"benchmark": title, **{k: str(v) for k, v in lines.items()}}))
+
+
+def timed(function: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
