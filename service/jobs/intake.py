@@ -31,7 +31,8 @@ def process_inbox(inbox_id: int) -> str:
         try:
             contact, created = intake.resolve_contact(session, row)
             row.contact_id = contact.id if contact is not None else None
-            session.commit()
+            if created:  # a new contact is kept even if routing fails below
+                session.commit()
             routed = routing.route(session, row, contact, wired, wired.clock.now())
             intake.finish(session, row, "processed", utcnow())
             session.commit()

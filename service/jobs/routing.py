@@ -128,7 +128,7 @@ def _tag_and_forward(
             badge=f"{conversation.cartera_icon} {conversation.cartera_name}",
         )
         conversation.rc_tagged_at = now
-        session.commit()
+        session.commit()  # tagged once, even if the forward below fails and is retried
     if conversation.forwarded_to is not None or conversation.routed_to == "queue":
         return
     label = f"Cartera {conversation.cartera_icon} {conversation.cartera_name}"
@@ -184,7 +184,9 @@ def _channel_message(
     conversation, chat = routed.conversation, ports.chat
     row.conversation_id = conversation.id
     conversation.last_message_at = now
-    session.commit()
+    # Registering the visitor and opening its room are idempotent in Rocket.Chat (a retry
+    # finds the same visitor and open room), so they share one commit; the posted message
+    # gets its own, as a repeated post could show twice.
     if conversation.rc_visitor_token is None:
         visitor = chat.register_visitor(
             convs.visitor_token(row.sender_kind, row.sender_value),
@@ -197,7 +199,6 @@ def _channel_message(
             department=conversation.department_id if conversation.routed_to == "team" else None,
         )
         conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
-        session.commit()
     if conversation.rc_room_id is None:
         owner = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
         room = chat.open_room(
@@ -207,7 +208,7 @@ def _channel_message(
             else None,
         )
         conversation.rc_room_id = room.id
-        session.commit()
+    session.commit()
     if row.rc_message_id is None:
         message_id = f"carteras-{row.id}"
         try:
