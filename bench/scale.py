@@ -42,7 +42,8 @@ BUILD = [
     "SELECT g, 'Cliente ' || g, 1 + g % :carteras, 'cliente ' || g, now(), now() "
     "FROM generate_series(1, :contacts) g",
     "INSERT INTO contact_identities (contact_id, kind, value, created_at) "
-    "SELECT g, 'phone', '+5255' || lpad(g::text, 8, '0'), now() FROM generate_series(1, :contacts) g",
+    "SELECT g, 'phone', '+5255' || lpad(g::text, 8, '0'), now() "
+    "FROM generate_series(1, :contacts) g",
     "INSERT INTO contact_identities (contact_id, kind, value, created_at) "
     "SELECT g, 'email', 'cliente' || g || '@example.com', now() "
     "FROM generate_series(1, :contacts) g",
@@ -91,8 +92,10 @@ def main() -> None:
             len(picks),
         )
 
-        def resolve(it=iter(forms)):
-            value = normalize_phone(next(it), "MX")
+        written = iter(forms)
+
+        def resolve() -> None:
+            value = normalize_phone(next(written), "MX")
             assert find_contact_id(session, [Identity(PHONE, value, value)]) is not None
 
         ours = timings(resolve, len(forms))
