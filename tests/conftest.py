@@ -21,6 +21,8 @@ from service.extensions import db
 from tests import samples
 from tests.factories import Make
 
+pytest_plugins = ["tests.workers"]  # the real_redis fixture
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/carteras_test"

@@ -8,13 +8,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-import redis
 import sqlalchemy as sa
 from rq import SimpleWorker
 
@@ -22,25 +20,11 @@ from service.adapters.rq_queue import RQJobQueue
 from service.extensions import db
 from service.jobs import sweeper
 from service.models import Contact, Conversation, InboxMessage
-from tests.conftest import PG_URL, unavailable
 from tests.fake_rocketchat import FakeRocketChat
-from tests.integration.test_queue import REDIS_URL, ROOT
 from tests.webhooks.conftest import Posting, sign_whatsapp, whatsapp_text
+from tests.workers import REDIS_URL, ROOT, WORKER, rocketchat_env, worker_env
 
 pytestmark = pytest.mark.fault
-
-
-@pytest.fixture
-def real_redis():
-    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        unavailable("Redis", str(exc))
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
 
 
 def count(app, model, *where):
@@ -84,29 +68,8 @@ def test_a_worker_killed_mid_job_routes_the_message_once_after_restart(
     with FakeRocketChat() as rc:
         rc.add_agent("u-luis", "luis", online=True)
         Posting(client, app).whatsapp(whatsapp_text("wamid.kill", sender="5215512345678"))
-        database = f"sqlite:///{backend.file}" if backend.name == "sqlite" else PG_URL
-        env = {
-            **os.environ,
-            "DATABASE_URL": database,
-            "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": "test",
-            "CARTERAS_LOG_LEVEL": "WARNING",
-            "ROCKETCHAT_URL": rc.url,
-            "ROCKETCHAT_USER_ID": rc.user_id,
-            "ROCKETCHAT_AUTH_TOKEN": rc.auth_token,
-        }
-        command = [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "wsgi",
-            "worker",
-            "--burst",
-            "--sweep-every",
-            "0",
-            "routing",
-        ]
+        env = worker_env(backend, **rocketchat_env(rc))
+        command = WORKER
         rc.delay = 1.0  # every Rocket.Chat call is slow: the job is surely mid-flight
         worker = subprocess.Popen(
             command,

@@ -3,15 +3,10 @@ failures kept and replayed, concurrent duplicate deliveries."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from fakeredis import FakeStrictRedis
 
@@ -20,29 +15,13 @@ from service.domain import intake
 from service.extensions import db
 from service.jobs import sweeper
 from service.models import Contact, InboxMessage
-from tests.conftest import PG_URL, unavailable
 from tests.webhooks.conftest import Posting, sign_whatsapp, whatsapp_text
-
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+from tests.workers import REDIS_URL, rocketchat_env, run_worker
 
 
 @pytest.fixture
 def post(client, app):
     return Posting(client, app)
-
-
-@pytest.fixture
-def real_redis():
-    connection = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    try:
-        connection.ping()
-    except redis.exceptions.ConnectionError as exc:
-        unavailable("Redis", str(exc))
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
-    connection.close()
 
 
 def use_queue(app, monkeypatch, queue):
@@ -82,34 +61,7 @@ def test_real_redis_and_a_real_rq_worker_process_the_webhook(
     assert {r.status for r in post.rows()} == {"pending"}  # waiting for a worker
     assert real_redis.llen("rq:queue:routing") == 3
 
-    database = f"sqlite:///{backend.file}" if backend.name == "sqlite" else PG_URL
-    env = {
-        **os.environ,
-        "DATABASE_URL": database,
-        "REDIS_URL": REDIS_URL,
-        "SECRET_KEY": "test",
-        "CARTERAS_LOG_LEVEL": "WARNING",
-    }
-    worker = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "--app",
-            "wsgi",
-            "worker",
-            "--burst",
-            "--sweep-every",
-            "0",
-            "routing",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert worker.returncode == 0, worker.stderr[-2000:]
+    run_worker(backend)
     rows = post.rows()
     assert [r.status for r in rows] == ["processed"] * 3
     assert all(r.contact_id for r in rows) and all(r.attempts == 1 for r in rows)
@@ -221,37 +173,7 @@ def test_real_worker_retries_rocketchat_errors_and_routes_once(
         rc.add_agent("u-luis", "luis", online=True)
         rc.fail("livechat/room.forward", status=500, times=2)
         post.whatsapp(whatsapp_text("wamid.retry", sender="5215512345678"))
-        database = f"sqlite:///{backend.file}" if backend.name == "sqlite" else PG_URL
-        env = {
-            **os.environ,
-            "DATABASE_URL": database,
-            "REDIS_URL": REDIS_URL,
-            "SECRET_KEY": "test",
-            "CARTERAS_LOG_LEVEL": "WARNING",
-            "ROCKETCHAT_URL": rc.url,
-            "ROCKETCHAT_USER_ID": rc.user_id,
-            "ROCKETCHAT_AUTH_TOKEN": rc.auth_token,
-        }
-        worker = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "wsgi",
-                "worker",
-                "--burst",
-                "--sweep-every",
-                "0",
-                "routing",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert worker.returncode == 0, worker.stderr[-2000:]
+        run_worker(backend, **rocketchat_env(rc))
         (row,) = post.rows()
         assert row.status == "processed" and row.attempts == 3, row.last_error
         assert len(rc.rooms) == 1 and len(rc.messages) == 1 and len(rc.forwards) == 1
