@@ -90,6 +90,9 @@ def init_api(app: Flask) -> JsonErrorApi:
         api.register_converter(converter, _id_schema)
     for module in (health, org, carteras, contacts, audit, inbox, conversations, routing):
         api.register_blueprint(module.bp)
+    from service.api.metrics import init_metrics
+
+    init_metrics(app)
     app.before_request(load_actor)
     app.before_request(check_content_type)
     register_error_handlers(app)

@@ -126,3 +126,14 @@ def test_docs_page_is_served_without_a_cdn(client):
     asset = client.get("/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
     asset.close()
+
+
+def test_metrics_are_prometheus_text_with_queue_gauges(client, make):
+    make.cartera("Premium", make.team())
+    client.get("/healthz")
+    body = client.get("/metrics")
+    assert body.status_code == 200 and body.mimetype == "text/plain"
+    text = body.get_data(as_text=True)
+    assert "carteras_active_carteras 1.0" in text
+    assert 'carteras_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert "# TYPE carteras_inbox_messages gauge" in text

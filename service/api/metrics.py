@@ -1,0 +1,83 @@
+"""``GET /metrics`` in the Prometheus text format.
+
+Queue and conversation gauges are read from the database at scrape time, so they are right
+whatever the number of web and worker processes; request counters and latencies are per
+process (scrape each web process, or read them as samples).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+
+from service.extensions import db
+from service.models import Cartera, Conversation, InboxMessage, OutboundMessage
+
+
+def init_metrics(app: Flask) -> None:
+    registry = CollectorRegistry()
+    requests = Counter(
+        "carteras_http_requests",
+        "HTTP requests answered",
+        ["method", "route", "status"],
+        registry=registry,
+    )
+    latency = Histogram(
+        "carteras_http_request_seconds",
+        "Time to answer",
+        ["route"],
+        registry=registry,
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    )
+    inbox = Gauge(
+        "carteras_inbox_messages", "Inbound messages by state", ["status"], registry=registry
+    )
+    outbox = Gauge(
+        "carteras_outbound_messages", "Replies to customers by state", ["status"], registry=registry
+    )
+    open_conversations = Gauge(
+        "carteras_open_conversations",
+        "Open conversations by target",
+        ["routed_to"],
+        registry=registry,
+    )
+    active = Gauge("carteras_active_carteras", "Active carteras", registry=registry)
+
+    @app.before_request
+    def _start() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        requests.labels(request.method, route, str(response.status_code)).inc()
+        started = g.get("metrics_started")
+        if started is not None:
+            latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    def gauge(metric: Gauge, column: Any, model: Any, *where: Any) -> None:
+        metric.clear()
+        rows = db.session.execute(
+            select(column, func.count()).select_from(model).where(*where).group_by(column)
+        )
+        for label, number in rows:
+            metric.labels(str(label)).set(number)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        gauge(inbox, InboxMessage.status, InboxMessage)
+        gauge(outbox, OutboundMessage.status, OutboundMessage)
+        gauge(
+            open_conversations, Conversation.routed_to, Conversation, Conversation.status == "open"
+        )
+        active.set(
+            db.session.scalar(select(func.count(Cartera.id)).where(Cartera.active.is_(True))) or 0
+        )
+        db.session.rollback()
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
