@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -33,6 +33,14 @@ def badges(app, monkeypatch):
     fake = FakeLiveBadges()
     monkeypatch.setattr(app.extensions["ports"], "badges", fake)
     return fake
+
+
+@pytest.fixture
+def now_clock(app, monkeypatch):
+    """A clock the test moves forward (owner timeouts)."""
+    clock = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    return clock
 
 
 @pytest.fixture
@@ -153,10 +161,9 @@ def test_a_reopened_conversation_follows_the_current_owner(app, rc, post, coordi
 
 
 def test_owner_timeout_hands_the_conversation_to_the_team(
-    app, rc, post, coordinator, org, monkeypatch
+    app, rc, post, coordinator, org, now_clock
 ):
-    clock = FixedClock(__import__("datetime").datetime.now(__import__("datetime").UTC))
-    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    clock = now_clock
     coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
     (conv,) = conversations(app)
@@ -173,11 +180,10 @@ def test_owner_timeout_hands_the_conversation_to_the_team(
     assert rc.forwards[-1]["departmentId"] == "dep-norte" and len(rc.forwards) == 2
 
 
-def test_owner_who_answers_in_time_keeps_it(app, rc, post, coordinator, org, monkeypatch, client):
+def test_owner_who_answers_in_time_keeps_it(app, rc, post, coordinator, org, now_clock, client):
     from tests import samples
 
-    clock = FixedClock(__import__("datetime").datetime.now(__import__("datetime").UTC))
-    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    clock = now_clock
     coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
     (conv,) = conversations(app)
