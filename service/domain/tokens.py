@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from service.domain import audit
 from service.domain.access import require_admin
 from service.domain.actor import ROLES, Actor
-from service.domain.errors import Invalid, NotFound
+from service.domain.errors import NotFound
 from service.domain.names import clean_name
-from service.domain.org import get_agent
+from service.domain.users import check_role
 from service.models import ApiToken, User
 from service.models.types import utcnow
 
@@ -42,17 +42,7 @@ def issue_token(
     """
     require_admin(actor)
     name = clean_name(name)
-    if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
-    if role == "agent":
-        if agent_id is None:
-            raise Invalid.field("agent_id", "an agent token needs --agent-id")
-        try:
-            get_agent(session, agent_id)
-        except NotFound:
-            raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
-    elif agent_id is not None:
-        raise Invalid.field("agent_id", "only agent tokens are tied to an agent")
+    check_role(session, role, agent_id)
     user = User(name=name, role=role, agent_id=agent_id, active=True)
     session.add(user)
     secret = PREFIX + secrets.token_urlsafe(32)

@@ -45,6 +45,25 @@ def password_matches(stored: str, password: str) -> bool:
     return kind == "scrypt" and hmac.compare_digest(computed, base64.b64decode(digest))
 
 
+def check_role(session: Session, role: str, agent_id: int | None) -> None:
+    """A known role; an agent (user or token) is tied to an existing agent, others to none.
+
+    :raise Invalid: naming the field.
+    """
+    if role not in ROLES:
+        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+    if role != "agent":
+        if agent_id is not None:
+            raise Invalid.field("agent_id", "only the agent role is tied to an agent")
+        return
+    if agent_id is None:
+        raise Invalid.field("agent_id", "the agent role needs --agent-id")
+    try:
+        get_agent(session, agent_id)
+    except NotFound:
+        raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
+
+
 def create_user(
     session: Session,
     actor: Actor,
@@ -62,17 +81,9 @@ def create_user(
         address = normalize_email(email)
     except BadAddress as exc:
         raise Invalid.field("email", str(exc)) from None
-    if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+    check_role(session, role, agent_id)
     if len(password) < MIN_PASSWORD:
         raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
-    if role == "agent":
-        if agent_id is None:
-            raise Invalid.field("agent_id", "an agent user needs its agent")
-        try:
-            get_agent(session, agent_id)
-        except NotFound:
-            raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
     if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
         raise Conflict(f"A user with email {address} already exists.", {"field": "email"})
     user = User(
