@@ -29,6 +29,7 @@ from service.domain.routing import (
 )
 from service.extensions import db
 from service.jobs import runtime
+from service.jobs.enqueue import enqueue_replies
 from service.models import Agent, Contact, Conversation, InboxMessage
 
 log = logging.getLogger(__name__)
@@ -270,8 +271,6 @@ def _rocketchat_event(
         convs.note(held, row.kind, at=now.isoformat())
     session.commit()
     if reply_id is not None:
-        from service.jobs.enqueue import enqueue_replies
-
         enqueue_replies([reply_id])
     return Routed(held, False)
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from flask import Flask
 
-from service.domain import conversations, intake
+from service.domain import conversations, intake, outbound
 from service.domain.ports import QueueUnavailable
 from service.extensions import db
-from service.jobs.enqueue import enqueue_inbox
+from service.jobs.enqueue import enqueue_inbox, enqueue_replies
 from service.jobs.runtime import ports
 from service.models.types import utcnow
 
@@ -93,9 +93,6 @@ def start_in_background(app: Flask, seconds: float) -> threading.Event:
 
 def replay_replies(outbound_ids: Sequence[int] | None = None) -> tuple[int, int]:
     """Send failed replies again (these, or all of them): (found, enqueued)."""
-    from service.domain import outbound
-    from service.jobs.enqueue import enqueue_replies
-
     ids = list(outbound_ids) if outbound_ids is not None else outbound.failed_ids(db.session())
     db.session.commit()
     return len(ids), enqueue_replies(ids)

@@ -5,32 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.rocketchat import RocketChatClient
 from service.extensions import db
 from service.models import AuditEvent, Conversation
-from tests.fake_rocketchat import FakeRocketChat
-from tests.fakes import FakeLiveBadges
 from tests.webhooks.conftest import Posting, whatsapp_text
-
-
-@pytest.fixture
-def rc(app, monkeypatch):
-    with FakeRocketChat() as fake:
-        monkeypatch.setattr(
-            app.extensions["ports"],
-            "chat",
-            RocketChatClient(fake.url, fake.user_id, fake.auth_token, timeout=5),
-        )
-        for user, name in (("u-luis", "luis"), ("u-marta", "marta")):
-            fake.add_agent(user, name, online=True)
-        yield fake
-
-
-@pytest.fixture
-def badges(app, monkeypatch):
-    fake = FakeLiveBadges()
-    monkeypatch.setattr(app.extensions["ports"], "badges", fake)
-    return fake
 
 
 @pytest.fixture

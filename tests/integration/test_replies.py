@@ -7,26 +7,12 @@ import email
 import pytest
 
 from service.adapters.mail_out import SmtpSender
-from service.adapters.rocketchat import RocketChatClient
 from service.adapters.whatsapp_out import TwilioSender, WhatsAppCloudSender
 from tests import samples
 from tests.fake_channels import FakeTwilio, FakeWhatsApp, SmtpSink
-from tests.fake_rocketchat import FakeRocketChat
 from tests.webhooks.conftest import Posting, whatsapp_text
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def rc(app, monkeypatch):
-    with FakeRocketChat() as fake:
-        monkeypatch.setattr(
-            app.extensions["ports"],
-            "chat",
-            RocketChatClient(fake.url, fake.user_id, fake.auth_token, timeout=5),
-        )
-        fake.add_agent("u-marta", "marta", online=True)
-        yield fake
 
 
 @pytest.fixture

@@ -7,32 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from service.adapters.rocketchat import RocketChatClient
 from service.extensions import db
 from service.jobs import sweeper
 from service.models import Conversation, InboxMessage
-from tests.fake_rocketchat import FakeRocketChat
-from tests.fakes import FakeLiveBadges
 from tests.webhooks.conftest import FixedClock, Posting, whatsapp_text
 
 PHONE = "5215512345678"  # WhatsApp id of +52 55 1234 5678
-
-
-@pytest.fixture
-def rc(app, monkeypatch):
-    with FakeRocketChat() as fake:
-        client = RocketChatClient(fake.url, fake.user_id, fake.auth_token, timeout=5)
-        monkeypatch.setattr(app.extensions["ports"], "chat", client)
-        fake.add_agent("u-luis", "luis", online=True)
-        fake.add_agent("u-marta", "marta", online=True)
-        yield fake
-
-
-@pytest.fixture
-def badges(app, monkeypatch):
-    fake = FakeLiveBadges()
-    monkeypatch.setattr(app.extensions["ports"], "badges", fake)
-    return fake
 
 
 @pytest.fixture
