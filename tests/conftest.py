@@ -3,7 +3,6 @@ the real migrations, a clean database for every test, API clients per role."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,22 +17,29 @@ from flask_migrate import upgrade
 from service.app import create_app
 from service.config import Config
 from service.extensions import db
-from tests import samples
+from tests import isolation, samples
 from tests.factories import Make
+from tests.isolation import REQUIRE_SERVICES
 
 pytest_plugins = ["tests.workers"]  # the real_redis fixture
 
-REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-PG_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/carteras_test"
-)
+PG_URL = isolation.pg_url()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    isolation.drop_databases(only_dead=True)  # left by runs that were killed
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    isolation.drop_databases(only_dead=False)
+    isolation.release_redis_db()
 
 
 def unavailable(what: str, reason: str) -> None:
     """Skip with a clear reason on a laptop; fail when CI says the service must be there."""
     message = f"{what} is not reachable ({reason})"
     if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and REQUIRE_SERVICES=1", pytrace=False)
+        pytest.fail(f"{message} and REQUIRE_SERVICES is set", pytrace=False)
     pytest.skip(
         f"{message}; set TEST_DATABASE_URL or start it (REQUIRE_SERVICES=1 makes this fail)"
     )

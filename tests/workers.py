@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from tests.conftest import PG_URL, unavailable
+from tests.isolation import REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 WORKER = [
     sys.executable,
     "-m",

@@ -8,15 +8,15 @@ from flask_migrate import downgrade, upgrade
 
 from service.app import create_app
 from service.extensions import db
-from tests.conftest import PG_URL, _prepare_postgres, make_config, unavailable
+from tests import isolation
+from tests.conftest import _prepare_postgres, make_config, unavailable
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def empty_database(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/migrations.db"
-    url = sa.make_url(PG_URL).set(database="carteras_migrations_test")
-    rendered = url.render_as_string(hide_password=False)
+    rendered = isolation.pg_url("migrations")
     try:
         _prepare_postgres(rendered)
     except sa.exc.OperationalError as exc:
