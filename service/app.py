@@ -5,6 +5,7 @@ Nothing here runs at import time; wsgi.py calls the factory.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import threading
@@ -32,6 +33,16 @@ def _secret_key(config: Config, instance: Path) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _embedded_database(instance: Path) -> str:
+    """The embedded SQLite file, made private before SQLAlchemy opens it: the folder 0700,
+    the file 0600 (SQLite gives its journal and WAL files the same mode)."""
+    instance.chmod(0o700)
+    path = instance / "carteras.db"
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    path.chmod(0o600)
+    return f"sqlite:///{path}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -132,9 +143,9 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     config = config or Config.from_env()
     app = Flask("service")
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    database_url = config.database_url or f"sqlite:///{instance / 'carteras.db'}"
+    database_url = config.database_url or _embedded_database(instance)
     app.config.update(
         CARTERAS=config,
         SECRET_KEY=_secret_key(config, instance),

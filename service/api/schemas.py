@@ -18,9 +18,20 @@ Text = validate.Length(max=200)
 ID_RANGE = validate.Range(min=1, max=2**31 - 1)  # INTEGER keys on PostgreSQL
 
 
+class Whole(fields.Integer):
+    """An integer: a JSON number with a point (``1.5``, ``2.0``) is refused, where
+    ``fields.Integer`` would truncate it; query strings (``"7"``) still parse.
+    (``strict=True`` would refuse query strings too.)"""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float):
+            raise self.make_error("invalid")
+        return int(super()._validated(value))
+
+
 def Id(**options: Any) -> fields.Integer:  # noqa: N802 (reads like the field classes)
     """A row id: positive and within INTEGER, so no query or body overflows the database."""
-    return fields.Integer(validate=ID_RANGE, **options)
+    return Whole(validate=ID_RANGE, **options)
 
 
 class PagingArgs(Schema):
@@ -78,7 +89,7 @@ class AgentIn(Schema):
     rocketchat_username = fields.String(allow_none=True, validate=validate.Length(max=120))
     active = fields.Boolean()
     team_ids = fields.List(Id(), validate=validate.Length(max=100))
-    max_open_chats = fields.Integer(
+    max_open_chats = Whole(
         allow_none=True,
         validate=validate.Range(min=1, max=1000),
         metadata={"description": "open conversations beyond which the team gets new ones"},
@@ -158,7 +169,7 @@ class CarteraIn(Schema):
     team_id = Id(allow_none=True)
     agent_id = Id(allow_none=True)
     active = fields.Boolean()
-    owner_timeout_seconds = fields.Integer(
+    owner_timeout_seconds = Whole(
         validate=validate.Range(min=0, max=86400),
         metadata={
             "description": "seconds the owner has to answer before the team gets it; 0 = no wait"

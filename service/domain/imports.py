@@ -17,7 +17,7 @@ from typing import Any, Final
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from service.domain import audit
+from service.domain import audit, spreadsheet
 from service.domain.access import require_manager, visible_contacts
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
@@ -28,8 +28,6 @@ from service.models.types import utcnow
 
 COLUMNS: Final = ("name", "phones", "emails", "external_ref", "company", "cartera")
 BATCH: Final = 500
-# Spreadsheets run cells starting with these as formulas; exports prefix them with "'".
-_FORMULA_START: Final = ("=", "+", "-", "@")
 
 Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one this file creates
 
@@ -91,13 +89,19 @@ def _decode(data: bytes) -> str:
 def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) pairs of a CSV; ``,`` or ``;`` delimited.
 
-    :raise Invalid: empty file, no ``name`` column, or unknown columns.
+    :raise Invalid: empty file, no ``name`` column, unknown columns, or a row the csv
+        module refuses (a field over ``csv.field_size_limit()``); raised while iterating.
     """
     text = _decode(data)
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    try:
+        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise Invalid(
+            f"The CSV header cannot be read: {exc}.", {"fields": {"header": [str(exc)]}}
+        ) from None
     if not header:
         raise Invalid("The CSV is empty.", {"fields": {"file": ["empty"]}})
     unknown = [h for h in header if h not in COLUMNS]
@@ -110,13 +114,21 @@ def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
             },
         )
     reader.fieldnames = header
-    for row in reader:
-        yield reader.line_num, {k: (v or "") for k, v in row.items() if k in COLUMNS}
+    try:
+        for row in reader:
+            yield reader.line_num, {k: (v or "") for k, v in row.items() if k in COLUMNS}
+    except csv.Error as exc:
+        # e.g. a field over csv.field_size_limit() (128 KiB): no contact has one that long
+        raise Invalid(
+            f"The CSV cannot be read after line {reader.line_num}: {exc}.",
+            {"fields": {"file": [str(exc)]}, "line": reader.line_num},
+        ) from None
 
 
 def _unescape(value: str) -> str:
-    text = value.strip()
-    return text[1:] if text[:1] == "'" and text[1:2] in _FORMULA_START else text
+    """A cell as the exporter meant it: the ``'`` it put before a formula-like text is not
+    part of the data (see :mod:`service.domain.spreadsheet`)."""
+    return spreadsheet.restore(value.strip())
 
 
 def _parse(line: int, row: dict[str, str], region: str) -> _Row:
@@ -127,7 +139,7 @@ def _parse(line: int, row: dict[str, str], region: str) -> _Row:
         raise _Reject("name", "name is longer than 200 characters")
     pairs: list[tuple[str, str]] = []
     for kind, column in ((PHONE, "phones"), (EMAIL, "emails")):
-        for raw in row.get(column, "").split(";"):
+        for raw in _unescape(row.get(column, "")).split(";"):
             if not raw.strip():
                 continue
             try:
@@ -374,11 +386,6 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
         session.execute(insert(AuditEvent), chunk, execution_options={"render_nulls": True})
 
 
-def _cell(value: str | None) -> str:
-    text = value or ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def export_csv(session: Session, actor: Actor) -> Iterator[str]:
     """The visible contacts as CSV text chunks, header first, by id (keyset paging)."""
     buffer = io.StringIO()
@@ -405,14 +412,16 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
         for cid, name, ref, company, cartera in rows:
             found = identities.get(cid, {})
             writer.writerow(
-                [
-                    _cell(name),
-                    ";".join(found.get(PHONE, [])),
-                    ";".join(found.get(EMAIL, [])),
-                    _cell(ref),
-                    _cell(company),
-                    _cell(cartera),
-                ]
+                spreadsheet.row(
+                    (
+                        name,
+                        ";".join(found.get(PHONE, [])),
+                        ";".join(found.get(EMAIL, [])),
+                        ref,
+                        company,
+                        cartera,
+                    )
+                )
             )
         last = rows[-1][0]
         yield buffer.getvalue()
