@@ -1,6 +1,9 @@
 """Structured JSON logs: a request id on every request and one access line per request.
 
-No personal data at INFO: the access line carries method, route, status, timing and ids.
+The request id is always made here: a client's own X-Request-ID is kept apart (logged as
+``client_request_id`` when it has a safe shape), so a caller can never choose the id that
+the audit log and our logs carry. No personal data at INFO: the access line carries method,
+route, status, timing and ids.
 """
 
 from __future__ import annotations
@@ -51,8 +54,9 @@ def configure_logging(level: str) -> None:
 def init_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
+        g.request_id = uuid.uuid4().hex
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        g.client_request_id = incoming if _SAFE_ID.fullmatch(incoming) else None
         g.started = time.perf_counter()
 
     @app.after_request
@@ -72,6 +76,8 @@ def init_request_logging(app: Flask) -> None:
                 if started
                 else None,
                 "user_id": actor.user_id if actor else None,
+                "request_id": request_id,
+                "client_request_id": g.get("client_request_id"),
             },
         )
         return response

@@ -11,7 +11,7 @@ from service.extensions import db
 from service.models import AuditEvent, AuditLogIsAppendOnly
 
 
-def test_each_change_is_one_event_with_actor_and_request_id(coordinator, make):
+def test_each_change_is_one_event_with_actor_and_our_request_id(coordinator, make):
     team = make.team()
     response = coordinator.post(
         "/api/carteras",
@@ -24,7 +24,8 @@ def test_each_change_is_one_event_with_actor_and_request_id(coordinator, make):
     assert [e["event"] for e in events["items"]] == ["updated", "created"]
     updated, created = events["items"]
     assert created["actor"]["name"] == "Carla Coordinadora"
-    assert created["request_id"] == "req-123"
+    # the server's own id, never the one the client sent
+    assert created["request_id"] == response.headers["X-Request-ID"] != "req-123"
     assert created["after"]["name"] == "Premium" and created["before"] is None
     assert updated["before"] == {"icon": "💎", "region": None}
     assert updated["after"] == {"icon": "👑", "region": "Norte"}

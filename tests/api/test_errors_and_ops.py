@@ -1,5 +1,8 @@
 """Bad input answers the documented JSON error; operations endpoints; the OpenAPI document."""
 
+import logging
+import re
+
 import pytest
 
 CONTRACT_PATHS = [
@@ -81,12 +84,17 @@ def test_body_over_the_limit_is_413(coordinator, app, monkeypatch):
     assert_error(coordinator.post("/api/teams", {"name": "x" * 100}), 413, "payload_too_large")
 
 
-def test_request_id_is_echoed_or_made(client):
-    assert (
-        client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"] == "abc-1"
-    )
+def test_request_id_is_always_made_by_the_server(client, caplog):
+    caplog.set_level(logging.INFO, logger="carteras.access")
+    first = client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"]
+    second = client.get("/healthz", headers={"X-Request-ID": "abc-1"}).headers["X-Request-ID"]
     unsafe = client.get("/healthz", headers={"X-Request-ID": "bad id; <script>"})
-    assert len(unsafe.headers["X-Request-ID"]) == 32  # replaced by a fresh id
+    ours = [first, second, unsafe.headers["X-Request-ID"]]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ours) and len(set(ours)) == 3
+    # the client's id is logged apart, and only when its shape is safe
+    lines = [r for r in caplog.records if r.name == "carteras.access"]
+    assert [r.client_request_id for r in lines] == ["abc-1", "abc-1", None]
+    assert [r.request_id for r in lines] == ours
 
 
 def test_health_and_readiness(client):
