@@ -18,6 +18,17 @@ from sqlalchemy import func, select
 from service.extensions import db
 from service.models import Cartera, Conversation, InboxMessage, OutboundMessage
 
+# Label values come from fixed sets, so no client can grow the series (one per method, rule
+# of app.url_map and status): any other method is "other", a path no rule matched "unmatched".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+UNMATCHED = "unmatched"
+
+
+def labels() -> tuple[str, str]:
+    """(method, route) labels of the current request."""
+    method = request.method if request.method in METHODS else "other"
+    return method, request.url_rule.rule if request.url_rule else UNMATCHED
+
 
 def init_metrics(app: Flask) -> None:
     registry = CollectorRegistry()
@@ -54,8 +65,8 @@ def init_metrics(app: Flask) -> None:
 
     @app.after_request
     def _count(response: Response) -> Response:
-        route = request.url_rule.rule if request.url_rule else "unmatched"
-        requests.labels(request.method, route, str(response.status_code)).inc()
+        method, route = labels()
+        requests.labels(method, route, str(response.status_code)).inc()
         started = g.get("metrics_started")
         if started is not None:
             latency.labels(route).observe(time.perf_counter() - started)
