@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import Base
@@ -29,6 +29,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # werkzeug's scrypt hash; None for API-only users (they sign in with tokens).
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Part of every signed-in session's id: bumping it ends all of the user's sessions
+    # (sign-out, password change, deactivation, token revocation).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agent: Mapped[Agent | None] = relationship()

@@ -153,3 +153,17 @@ def test_the_database_refuses_raw_changes_to_audit_events(app, make, statement):
         ):
             conn.execute(sa.text(statement))
         assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 1
+
+
+def test_postgresql_refuses_truncating_audit_events(app, backend, make):
+    if backend.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's; SQLite has no such statement")
+    make.team()
+    with app.app_context():
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+            db.engine.begin() as conn,
+        ):
+            conn.execute(sa.text("TRUNCATE audit_events"))
+        assert db.session.scalar(sa.select(sa.func.count(AuditEvent.id))) == 1
+        db.session.remove()
