@@ -108,11 +108,13 @@ class SmtpSink:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.messages: list[bytes] = []
+        self.recipients: list[list[str]] = []  # the envelope's RCPT TO of each message
         sink = self
 
         class Handler:
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
                 sink.messages.append(envelope.content)
+                sink.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

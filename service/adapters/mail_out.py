@@ -26,25 +26,41 @@ class SmtpSender:
         self.host, self.port, self.sender = host, port, sender
         self.user, self.password, self.starttls, self.timeout = user, password, starttls, timeout
 
+    def _message(self, reply: Reply) -> tuple[EmailMessage, str, str]:
+        """The message, its one recipient and its Message-ID.
+
+        :raise ChannelRejected: a header would break the message (a line break, anything
+            else than one To address): the domain cleans them, this is the last guard.
+        """
+        message = EmailMessage()  # policy.default: a header value with CR/LF is an error
+        try:
+            message["From"] = self.sender
+            message["To"] = reply.to
+            recipients = message["To"].addresses
+            if len(recipients) != 1 or recipients[0].addr_spec.count("@") != 1:
+                raise ValueError(f"{len(recipients)} addresses in To")
+            message["Subject"] = reply.subject or "Re:"
+            message_id = make_msgid(domain=self.sender.rsplit("@", 1)[-1].strip(">"))
+            message["Message-ID"] = message_id
+            if reply.in_reply_to:
+                message["In-Reply-To"] = reply.in_reply_to
+            if reply.references:
+                message["References"] = " ".join(reply.references)
+            message.set_content(reply.text)
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ChannelRejected(f"SMTP: not a sendable message: {exc}") from None
+        return message, recipients[0].addr_spec, message_id
+
     def send(self, reply: Reply) -> str:
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = reply.to
-        message["Subject"] = reply.subject or "Re:"
-        message_id = make_msgid(domain=self.sender.rsplit("@", 1)[-1].strip(">"))
-        message["Message-ID"] = message_id
-        if reply.in_reply_to:
-            message["In-Reply-To"] = reply.in_reply_to
-        if reply.references:
-            message["References"] = " ".join(reply.references)
-        message.set_content(reply.text)
+        message, recipient, message_id = self._message(reply)
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.user and self.password:
                     smtp.login(self.user, self.password)
-                smtp.send_message(message)
+                # the envelope names the one recipient, whatever the headers say
+                smtp.send_message(message, to_addrs=[recipient])
         except (
             smtplib.SMTPRecipientsRefused,
             smtplib.SMTPSenderRefused,

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import Session
 
 from service.domain.access import visible_carteras
@@ -248,6 +248,15 @@ class ConversationFilters:
     date_to: date | None = None
 
 
+def visible_conversations(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition on Conversation: all for managers; for an agent, those routed under a
+    cartera it may see (the cartera recorded when it was routed, not the contact's now).
+    Every read of conversations (list, one, a contact's history) uses this one rule."""
+    if actor.is_manager:
+        return true()
+    return Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
+
+
 def list_conversations(
     session: Session,
     actor: Actor,
@@ -258,11 +267,11 @@ def list_conversations(
     per_page: int,
 ) -> Page[Conversation]:
     """Newest first; an agent sees the conversations of its carteras (as routed)."""
-    stmt = select(Conversation).order_by(Conversation.opened_at.desc(), Conversation.id.desc())
-    if not actor.is_manager:
-        stmt = stmt.where(
-            Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
-        )
+    stmt = (
+        select(Conversation)
+        .where(visible_conversations(actor))
+        .order_by(Conversation.opened_at.desc(), Conversation.id.desc())
+    )
     for column, value in (
         (Conversation.contact_id, filters.contact_id),
         (Conversation.cartera_id, filters.cartera_id),
@@ -282,11 +291,9 @@ def list_conversations(
 
 def get_conversation(session: Session, actor: Actor, conversation_id: int) -> Conversation:
     """:raise NotFound: no such conversation, or (for an agent) not of its carteras."""
-    stmt = select(Conversation).where(Conversation.id == conversation_id)
-    if not actor.is_manager:
-        stmt = stmt.where(
-            Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
-        )
+    stmt = select(Conversation).where(
+        Conversation.id == conversation_id, visible_conversations(actor)
+    )
     conversation = session.scalar(stmt)
     if conversation is None:
         raise NotFound(

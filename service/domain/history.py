@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from service.domain.actor import Actor
 from service.domain.contacts import get_contact
+from service.domain.conversations import visible_conversations
 from service.models import Agent, AuditEvent, Conversation, Team
 
 MEMBERSHIP = ("contact_added", "contact_removed", "contact_moved")
@@ -22,7 +23,10 @@ def _owners(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool
 
 
 def contact_history(session: Session, actor: Actor, contact_id: int) -> dict[str, Any]:
-    """:raise NotFound: no such contact, or not visible to the actor."""
+    """Its timeline; an agent sees only the conversations it may open itself.
+
+    :raise NotFound: no such contact, or not visible to the actor.
+    """
     contact = get_contact(session, actor, contact_id)
     moves = list(
         session.scalars(
@@ -125,9 +129,10 @@ def contact_history(session: Session, actor: Actor, contact_id: int) -> dict[str
                         ),
                     }
                 )
+    # only the conversations the actor may open (GET /api/conversations/<id>'s rule)
     for conversation in session.scalars(
         select(Conversation)
-        .where(Conversation.contact_id == contact.id)
+        .where(Conversation.contact_id == contact.id, visible_conversations(actor))
         .order_by(Conversation.opened_at)
     ):
         timeline.append(

@@ -3,6 +3,8 @@ send and where, and the claim that makes each row go out once."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from typing import Any, Final
 
@@ -11,13 +13,51 @@ from sqlalchemy.orm import Session
 
 from service.domain.access import require_manager
 from service.domain.actor import Actor
+from service.domain.identity import BadAddress, normalize_email
 from service.domain.intake import insert_or_skip
 from service.domain.pagination import Page, paginate
-from service.domain.ports import Reply
+from service.domain.ports import ChannelRejected, Reply
 from service.models import Conversation, InboxMessage, OutboundMessage
 
 EMAIL_PROVIDERS: Final = frozenset({"mailgun", "postmark", "sendgrid"})
 RELAYED: Final = frozenset({"meta", "twilio"}) | EMAIL_PROVIDERS
+# "Display Name <addr>" with exactly one angle address, or a bare address.
+_ANGLE_ADDRESS: Final = re.compile(r"[^<>]*<([^<>]+)>")
+_MESSAGE_ID: Final = re.compile(r"[\x21-\x7e]{1,250}")
+_BREAKS: Final = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+MAX_REFERENCES: Final = 20
+MAX_SUBJECT: Final = 250
+
+
+def reply_address(raw: str) -> str:
+    """The one email address a reply goes to, from the sender as the customer's mail gave it.
+
+    Anything else than one address (a list, a second angle address, a line break that would
+    start another header) is refused, never split into several recipients.
+
+    :raise ChannelRejected: *raw* is not exactly one valid email address.
+    """
+    text = raw.strip()
+    if any(unicodedata.category(char)[0] == "C" for char in text):
+        raise ChannelRejected("the customer's address has control characters")
+    angle = _ANGLE_ADDRESS.fullmatch(text)
+    try:
+        return normalize_email(angle.group(1) if angle else text)
+    except BadAddress:
+        raise ChannelRejected("the customer's address is not one valid email address") from None
+
+
+def _header_text(value: object, limit: int) -> str:
+    """Header text on one line: control characters and line breaks become one space, a
+    lone surrogate "?"."""
+    text = str(value or "").encode("utf-8", "replace").decode("utf-8")
+    return " ".join(_BREAKS.sub(" ", text).split())[:limit]
+
+
+def message_id(value: object) -> str | None:
+    """A Message-ID fit for In-Reply-To/References: its first token, printable ASCII only."""
+    token = _BREAKS.split(str(value or "").strip(), maxsplit=1)[0]
+    return token if _MESSAGE_ID.fullmatch(token) else None
 
 
 def sender_key(provider: str) -> str:
@@ -81,23 +121,30 @@ def _email_threading(session: Session, conversation_id: int, provider: str) -> d
         for h in payload.get("Headers") or []
         if isinstance(h, dict)
     }
-    message_id = headers.get("message-id") or last.external_id
-    subject = payload.get("subject") or payload.get("Subject") or ""
-    references = tuple(dict.fromkeys(x for x in (last.thread_key, message_id) if x))
+    # Every value below came from the customer's mail: one line each, or left out.
+    replied = message_id(headers.get("message-id") or last.external_id)
+    subject = _header_text(payload.get("subject") or payload.get("Subject"), MAX_SUBJECT)
+    ids = (message_id(x) for x in (last.thread_key, replied))
+    references = tuple(dict.fromkeys(x for x in ids if x))[-MAX_REFERENCES:]
     return {
         "subject": subject if subject.lower().startswith("re:") else f"Re: {subject}",
-        "in_reply_to": message_id,
+        "in_reply_to": replied,
         "references": references,
     }
 
 
 def reply_of(session: Session, outbound: OutboundMessage) -> Reply:
-    """What to send, where from and with which threading headers."""
+    """What to send, where from and with which threading headers.
+
+    :raise ChannelRejected: an email conversation whose sender is not one valid address.
+    """
     first = _channel_message(session, outbound.conversation_id, outbound.provider, newest=False)
     threading: dict[str, Any] = {}
     if outbound.provider in EMAIL_PROVIDERS and outbound.conversation_id is not None:
         threading = _email_threading(session, outbound.conversation_id, outbound.provider)
     to = outbound.recipient
+    if outbound.provider in EMAIL_PROVIDERS:
+        to = reply_address(to)
     if outbound.provider in ("meta", "twilio") and first is not None and first.sender_raw:
         # the address exactly as the platform knows this person (WhatsApp's wa_id keeps
         # Mexico's "1"; Twilio's From without its "whatsapp:" prefix)

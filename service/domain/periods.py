@@ -14,8 +14,14 @@ from service.domain.errors import Invalid
 PERIODS: Final = ("today", "week", "month", "year")
 
 
+EARLIEST: Final = datetime.min.replace(tzinfo=UTC)
+
+
 def _start_of(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    try:
+        return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC falls before year 1
+        return EARLIEST
 
 
 def period_range(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -53,5 +59,6 @@ def dates_range(
         raise Invalid.field("to", "must not be before 'from'")
     return (
         _start_of(start, tz) if start else None,
-        _start_of(end + timedelta(days=1), tz) if end else None,
+        # the day after 9999-12-31 does not exist: no upper bound then
+        _start_of(end + timedelta(days=1), tz) if end and end < date.max else None,
     )

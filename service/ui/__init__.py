@@ -37,6 +37,7 @@ def select_locale() -> str:
 
 def init_ui(app: Flask) -> None:
     from service.ui import auth, carteras, contacts, pages  # noqa: F401  (registers the views)
+    from service.ui.headers import init_headers
 
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -54,6 +55,8 @@ def init_ui(app: Flask) -> None:
     login.login_message = None
     login.user_loader(auth.load_user)
     app.register_blueprint(bp)
+    # Security headers on every response, the API's and /docs' too (registered before us).
+    init_headers(app)
 
 
 @bp.app_context_processor

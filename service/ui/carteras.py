@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from service.domain import carteras, contacts, membership, org
 from service.domain.errors import Conflict, Invalid
+from service.domain.pagination import MAX_PAGE
 from service.extensions import db
 from service.ui import bp
 from service.ui.auth import me
@@ -25,8 +26,12 @@ def managers_only() -> None:
 
 
 def page_number() -> int:
+    """``?page=``: ASCII digits only (``str.isdigit`` also takes "²" and "١٢"), at most the
+    last page the domain pages to; anything else is the first page."""
     value = request.args.get("page", "1")
-    return int(value) if value.isdigit() and int(value) > 0 else 1
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_PAGE)):
+        return 1
+    return min(max(int(value), 1), MAX_PAGE)
 
 
 def apply_errors(form: Any, error: Invalid) -> None:

@@ -61,12 +61,30 @@ def chromium():
 
 
 @pytest.fixture
-def page(chromium):
+def problems() -> list[str]:
+    """CSP violations and script errors seen by `page` (a test expecting one clears it)."""
+    return []
+
+
+@pytest.fixture
+def page(chromium, problems):
+    """A tab; the test fails if the page broke the Content-Security-Policy (Chromium logs
+    every refused script, style or connection to the console) or raised a script error."""
     context = chromium.new_context(viewport={"width": 1200, "height": 900}, locale="es-MX")
     tab = context.new_page()
     tab.set_default_timeout(10_000)
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
     yield tab
     context.close()
+    assert problems == [], problems
 
 
 def shot(page, name: str) -> None:

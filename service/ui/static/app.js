@@ -1,6 +1,13 @@
 // Carteras: the icon picker of the cartera form, and the live badges of the agent's page.
+// No inline script or style anywhere: the pages' Content-Security-Policy allows neither.
 (function () {
   "use strict";
+  // Badge colours come as data-color (an inline style="" would be refused).
+  document.querySelectorAll(".badge[data-color]").forEach(function (badge) {
+    if (/^#[0-9a-fA-F]{6}$/.test(badge.dataset.color)) {
+      badge.style.setProperty("--c", badge.dataset.color);
+    }
+  });
   var icon = document.getElementById("icon");
   document.querySelectorAll(".pick").forEach(function (button) {
     button.setAttribute("aria-pressed", String(icon && icon.value === button.dataset.icon));
@@ -37,8 +44,9 @@
   }
 
   var list = document.getElementById("conversations");
-  if (!list || typeof io === "undefined" || !window.CARTERAS_LIVE) { return; }
-  var text = window.CARTERAS_LIVE;
+  var texts = document.getElementById("live-text");
+  if (!list || typeof io === "undefined" || !texts) { return; }
+  var text = JSON.parse(texts.textContent);
   var state = document.getElementById("live-state");
   var template = document.getElementById("conv-template");
   // Same origin, with the session cookie: the server lets an agent join only its own rooms.
