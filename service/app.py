@@ -76,7 +76,10 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
     chat: ChatPlatform
     if config.rocketchat_url and config.rocketchat_user_id and config.rocketchat_auth_token:
         chat = RocketChatClient(
-            config.rocketchat_url, config.rocketchat_user_id, config.rocketchat_auth_token
+            config.rocketchat_url,
+            config.rocketchat_user_id,
+            config.rocketchat_auth_token,
+            no_agent_wait=config.no_agent_wait,
         )
     else:
         chat = RecordingChatPlatform()

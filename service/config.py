@@ -99,6 +99,10 @@ class Config:
     # Seconds between job retries (exponential by default); then the message is "failed".
     retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
     secure_cookies: bool = False
+    # Rocket.Chat: also put the badge in the visitor's display name (the sidebar), and how
+    # long a message waits before trying again when no agent is online to open a room.
+    badge_in_visitor_name: bool = False
+    no_agent_wait: float = 30.0
     testing: bool = False
 
     @classmethod
@@ -150,6 +154,10 @@ class Config:
             smtp_starttls=parse_boolean(env.get("SMTP_STARTTLS"), default=True),
             retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
             secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
+            badge_in_visitor_name=parse_boolean(env.get("CARTERAS_BADGE_IN_VISITOR_NAME")),
+            no_agent_wait=parse_int(
+                env.get("CARTERAS_NO_AGENT_WAIT"), 30, name="CARTERAS_NO_AGENT_WAIT"
+            ),
         )
         config.validate()
         return config

@@ -43,6 +43,12 @@ class RecordingChatPlatform:
             self.rooms[room_id] = {"token": token, "open": True, "tags": []}
         return Room(id=room_id, new=True)
 
+    def room(self, room_id: str) -> Room | None:
+        found = self.rooms.get(room_id)
+        if found is None:
+            return None
+        return Room(id=room_id, new=False, tags=tuple(found["tags"]), open=found["open"])
+
     def post_visitor_message(self, token: str, room_id: str, text: str, message_id: str) -> None:
         self._record("post_visitor_message", room_id=room_id, message_id=message_id)
         room = self.rooms.get(room_id)
@@ -50,10 +56,16 @@ class RecordingChatPlatform:
             raise RoomClosed("room-closed", "room-closed")
 
     def tag_room(
-        self, *, token: str, visitor_id: str, room_id: str, tags: list[str], badge: str
+        self,
+        *,
+        visitor_id: str,
+        room_id: str,
+        tags: list[str],
+        badge: str,
+        visitor_name: str | None = None,
     ) -> None:
         self._record("tag_room", room_id=room_id, tags=tags, badge=badge)
-        room = self.rooms.setdefault(room_id, {"token": token, "open": True, "tags": []})
+        room = self.rooms.setdefault(room_id, {"token": None, "open": True, "tags": []})
         room["tags"] = sorted(set(room["tags"]) | set(tags))
 
     def forward(
@@ -65,6 +77,10 @@ class RecordingChatPlatform:
         comment: str,
     ) -> None:
         self._record("forward", room_id=room_id, agent_id=agent_id, department_id=department_id)
+
+    def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
+        self._record("return_to_queue", room_id=room_id, department_id=department_id)
+        return True
 
     def presence(self, agent_user_id: str) -> Presence:
         # Nothing to ask: the owner counts as available, and the trace says why.

@@ -1,7 +1,9 @@
 """Rocket.Chat Omnichannel behind the ChatPlatform port, over ``rocketchat_API``.
 
 Every call has a timeout; ``{"success": false}`` answers and 4xx become ChatPlatformError,
-5xx, 429, timeouts and connection errors become ChatPlatformUnavailable (retried by jobs).
+5xx, timeouts and connection errors ChatPlatformUnavailable (retried by jobs), and 429 or
+"no agent online" ChatPlatformWait (waited for, never counted as a failure). The answers
+handled here are the real server's, read from its source (files cited where used).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import requests
@@ -20,8 +23,10 @@ from rocketchat_API.APISections.base import json_or_error
 from rocketchat_API.rocketchat import RocketChat
 
 from service.domain.ports import (
+    AgentUnavailable,
     ChatPlatformError,
     ChatPlatformUnavailable,
+    ChatPlatformWait,
     Room,
     RoomClosed,
     Visitor,
@@ -30,15 +35,34 @@ from service.domain.routing import Presence
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Answers that mean "already done": a retry of a forward that had succeeded.
-ALREADY_DONE = {"error-selected-agent-room-agent-are-same", "error-forwarding-chat-same-department"}
+# A forward to the agent already serving the room is done (a retry after it went through).
+# A same-department forward is NOT: Rocket.Chat refused it and the room did not move.
+ALREADY_SERVING = "error-selected-agent-room-agent-are-same"
+# lib/Helper.ts forwardRoomToAgent: Users.findOneOnlineAgentById found nobody (offline, not
+# available, inactive, not a livechat agent, or no such user).
+AGENT_UNAVAILABLE = "error-user-is-offline"
+# api/v1/room.ts room.forward, api/v1/message.ts, rooms.ts returnRoomAsInquiry.
+CLOSED = ("This_conversation_is_already_closed", "room-closed")
+# api/v1/message.ts (7.x lib/messages.ts): an existing _id makes sendMessage return nothing,
+# and Object.assign(undefined) throws this TypeError: the message was NOT stored again.
+DUPLICATE_MESSAGE = "Cannot convert undefined or null to object"
+# lib/QueueManager.ts requestRoom: no agent online and Livechat_accept_chats_with_no_agents off.
+NO_AGENT_ONLINE = "no-agent-online"
+TOO_MANY = "error-too-many-requests"
 BADGE_FIELD = "cartera"
 
 
 class RocketChatClient:
     name = "rocketchat"
 
-    def __init__(self, url: str, user_id: str, auth_token: str, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        user_id: str,
+        auth_token: str,
+        timeout: float = 10.0,
+        no_agent_wait: float = 30.0,
+    ) -> None:
         self.rc = RocketChat(
             user_id=user_id,
             auth_token=auth_token,
@@ -46,17 +70,34 @@ class RocketChatClient:
             session=requests.Session(),
             timeout=timeout,
         )
+        self.no_agent_wait = no_agent_wait
+
+    def _wait(self, what: str, code: str, response: requests.Response | None) -> ChatPlatformWait:
+        """A 429 waits until X-RateLimit-Reset (epoch milliseconds, ApiClass.ts); no agent
+        online waits a fixed time (nothing tells when an agent will sign in)."""
+        now = datetime.now(UTC)
+        retry_at = now + timedelta(seconds=self.no_agent_wait)
+        reset = response.headers.get("X-RateLimit-Reset") if response is not None else None
+        if reset and reset.isdigit():
+            retry_at = max(now, datetime.fromtimestamp(int(reset) / 1000, UTC))
+        return ChatPlatformWait(f"{what}: {code}", code, retry_at)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         try:
             result = call()
         except RocketApiException as exc:
-            code = str(exc.error_type or exc.error or "")
-            if exc.status_code >= 500 or exc.status_code == 429:
+            code = _code(exc.error_type or exc.error)
+            if exc.status_code == 429 or TOO_MANY in code or NO_AGENT_ONLINE in code:
+                raise self._wait(what, TOO_MANY if exc.status_code == 429 else code, None) from exc
+            if exc.status_code >= 500:
                 raise ChatPlatformUnavailable(f"{what}: {code}", code) from exc
+            if exc.status_code == 401:  # "You must be logged in to do this."
+                raise ChatPlatformError(f"{what}: {code}", "http-401") from exc
             raise ChatPlatformError(f"{what}: {code}", code) from exc
         except RocketBadStatusCodeException as exc:
-            if exc.status_code >= 500 or exc.status_code == 429:
+            if exc.status_code == 429:
+                raise self._wait(what, TOO_MANY, None) from exc
+            if exc.status_code >= 500:
                 raise ChatPlatformUnavailable(f"{what}: HTTP {exc.status_code}") from exc
             raise ChatPlatformError(
                 f"{what}: HTTP {exc.status_code}", f"http-{exc.status_code}"
@@ -64,22 +105,35 @@ class RocketChatClient:
         except (requests.Timeout, requests.ConnectionError) as exc:
             raise ChatPlatformUnavailable(f"{what}: {type(exc).__name__}") from exc
         if isinstance(result, dict) and result.get("success") is False:
-            code = str(result.get("errorType") or result.get("error") or "")
+            code = _code(result.get("errorType") or result.get("error"))
             raise ChatPlatformError(f"{what}: {code}", code)
         return result
 
-    def _get(self, path: str, **params: str) -> Any:
-        # rocketchat_API's call_api_get does not URL-encode query values: send them through
-        # its session with requests' params=, and read the answer with its json_or_error.
+    def _send(self, method: str, path: str, **kw: Any) -> Any:
+        """One call through rocketchat_API's session, with query values URL-encoded (its
+        call_api_get does not) and the rate-limit headers kept for a 429."""
         url = self.rc.server_url + self.rc.api_path + path
-        return self._call(
-            path,
-            lambda: json_or_error(
-                self.rc.session.get(
-                    url, params=params, headers=self.rc.headers, timeout=self.rc.timeout
-                )
-            ),
-        )
+        response: list[requests.Response] = []
+
+        def call() -> Any:
+            answer = self.rc.session.request(
+                method, url, headers=self.rc.headers, timeout=self.rc.timeout, **kw
+            )
+            response.append(answer)
+            return json_or_error(answer)
+
+        try:
+            return self._call(path, call)
+        except ChatPlatformWait as wait:
+            if wait.code == TOO_MANY and response:
+                raise self._wait(path, TOO_MANY, response[0]) from wait
+            raise
+
+    def _get(self, path: str, **params: str) -> Any:
+        return self._send("GET", path, params=params)
+
+    def _post(self, path: str, **body: Any) -> Any:
+        return self._send("POST", path, json=body)
 
     def register_visitor(
         self, token: str, *, name: str, phone: str | None, email: str | None, department: str | None
@@ -91,11 +145,10 @@ class RocketChatClient:
             visitor["email"] = email
         if department:
             visitor["department"] = department
-        answer = self._call(
-            "livechat/visitor", lambda: self.rc.call_api_post("livechat/visitor", visitor=visitor)
-        )
+        answer = self._post("livechat/visitor", visitor=visitor)
         found = answer.get("visitor") or {}
-        # Rocket.Chat may match an existing visitor by phone and keep its token: use its answer.
+        # lib/Visitors.ts registerGuest: a visitor found by phone is updated and KEEPS its old
+        # token, so the token to use from now on is the one in the answer.
         return Visitor(id=str(found.get("_id")), token=str(found.get("token") or token))
 
     def open_room(self, token: str, *, agent_id: str | None = None) -> Room:
@@ -103,39 +156,66 @@ class RocketChatClient:
         if agent_id:
             params["agentId"] = agent_id
         answer = self._get("livechat/room", **params)
-        room = answer.get("room") or {}
-        return Room(
-            id=str(room.get("_id")),
-            new=bool(answer.get("newRoom")),
-            tags=tuple(room.get("tags") or ()),
-        )
+        return _room(answer.get("room") or {}, new=bool(answer.get("newRoom")))
+
+    def room(self, room_id: str) -> Room | None:
+        # rooms.info is authenticated (the bot's api-bypass-rate-limit applies), unlike the
+        # visitor route livechat/room, limited to 5 calls a minute per address.
+        try:
+            answer = self._get("rooms.info", roomId=room_id)
+        except ChatPlatformError as exc:
+            if exc.retryable:
+                raise
+            return None
+        found = answer.get("room")
+        return _room(found, new=False) if isinstance(found, dict) else None
 
     def post_visitor_message(self, token: str, room_id: str, text: str, message_id: str) -> None:
         try:
-            self._call(
-                "livechat/message",
-                lambda: self.rc.call_api_post(
-                    "livechat/message", token=token, rid=room_id, msg=text, _id=message_id
-                ),
-            )
+            self._post("livechat/message", token=token, rid=room_id, msg=text, _id=message_id)
         except ChatPlatformError as exc:
             if exc.code and "room-closed" in exc.code:
                 raise RoomClosed(str(exc), exc.code) from exc
+            if exc.code == DUPLICATE_MESSAGE and self._stored(token, room_id, message_id):
+                return  # posted by an earlier try whose answer was lost
             raise
 
+    def _stored(self, token: str, room_id: str, message_id: str) -> bool:
+        try:
+            self._get(
+                f"livechat/message/{urllib.parse.quote(message_id)}", token=token, rid=room_id
+            )
+        except ChatPlatformError as exc:
+            if exc.retryable:
+                raise
+            return False
+        return True
+
     def tag_room(
-        self, *, token: str, visitor_id: str, room_id: str, tags: list[str], badge: str
+        self,
+        *,
+        visitor_id: str,
+        room_id: str,
+        tags: list[str],
+        badge: str,
+        visitor_name: str | None = None,
     ) -> None:
-        # room.saveInfo REPLACES the tags (an empty list wipes them): merge with the current ones.
-        current = self._get("livechat/room", token=token, rid=room_id).get("room") or {}
-        merged = list(dict.fromkeys([*(current.get("tags") or []), *tags]))
-        self._call(
+        # room.saveInfo REPLACES the tags (an empty list wipes them): merge with the current
+        # ones, read through the authenticated rooms.info.
+        current = self.room(room_id)
+        merged = list(dict.fromkeys([*(current.tags if current else ()), *tags]))
+        guest: dict[str, Any] = {"_id": visitor_id}
+        if visitor_name:
+            guest["name"] = visitor_name  # the name agents see in the sidebar and header
+        self._post(
             "livechat/room.saveInfo",
-            lambda: self.rc.call_api_post(
-                "livechat/room.saveInfo",
-                guestData={"_id": visitor_id},
-                roomData={"_id": room_id, "tags": merged, "livechatData": {BADGE_FIELD: badge}},
-            ),
+            guestData=guest,
+            roomData={
+                "_id": room_id,
+                "topic": badge,
+                "tags": merged,
+                "livechatData": {BADGE_FIELD: badge},
+            },
         )
 
     def forward(
@@ -152,20 +232,66 @@ class RocketChatClient:
         elif agent_id:
             body["userId"] = agent_id
         try:
-            self._call(
-                "livechat/room.forward",
-                lambda: self.rc.call_api_post("livechat/room.forward", **body),
-            )
+            self._post("livechat/room.forward", **body)
         except ChatPlatformError as exc:
-            if exc.code not in ALREADY_DONE:
-                raise
+            if exc.code == ALREADY_SERVING:
+                return
+            if exc.code == AGENT_UNAVAILABLE:
+                raise AgentUnavailable(str(exc), exc.code) from exc
+            if exc.code in CLOSED:
+                raise RoomClosed(str(exc), exc.code) from exc
+            raise
+
+    def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
+        # imports/server/rest/inquiries.ts (7.x); 6.x has only the livechat:returnAsInquiry
+        # method. {"result": false} when nobody serves the room.
+        body: dict[str, Any] = {"roomId": room_id}
+        if department_id:
+            body["departmentId"] = department_id
+        try:
+            answer = self._post("livechat/inquiries.returnAsInquiry", **body)
+        except ChatPlatformError as exc:
+            if exc.code in CLOSED:
+                raise RoomClosed(str(exc), exc.code) from exc
+            raise
+        return bool(answer.get("result"))
 
     def presence(self, agent_user_id: str) -> Presence:
-        answer = self._get(f"livechat/users/agent/{urllib.parse.quote(agent_user_id)}")
+        try:
+            answer = self._get(f"livechat/users/agent/{urllib.parse.quote(agent_user_id)}")
+        except ChatPlatformError as exc:
+            if exc.code != "User not found":
+                raise
+            answer = {}  # deleted from Rocket.Chat
         user = answer.get("user") or {}
         status, livechat = user.get("status"), user.get("statusLivechat")
         return Presence(
-            available=bool(user) and livechat == "available" and status != "offline",
+            # {"user": null} without the livechat-agent role; a deactivated user is offline.
+            available=bool(user)
+            and user.get("active", True) is not False
+            and livechat == "available"
+            and status != "offline",
             status=status,
             status_livechat=livechat,
         )
+
+
+def _code(value: object) -> str:
+    """The error code of an answer: ``errorType``, or the ``[code]`` ending a Meteor.Error
+    message, or the plain error text (ApiClass.ts)."""
+    text = str(value or "")
+    if text.endswith("]") and "[" in text:
+        return text[text.rindex("[") + 1 : -1]
+    return text
+
+
+def _room(found: dict[str, Any], *, new: bool) -> Room:
+    served = found.get("servedBy") or {}
+    return Room(
+        id=str(found.get("_id")),
+        new=new,
+        tags=tuple(found.get("tags") or ()),
+        open=found.get("open", True) is not False,
+        department_id=found.get("departmentId") or None,
+        served_by=served.get("_id") if isinstance(served, dict) else None,
+    )

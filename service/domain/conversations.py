@@ -104,6 +104,18 @@ def find_by_room(session: Session, room_id: str) -> Conversation | None:
     )
 
 
+def find_by_visitor(session: Session, visitor_token: str) -> Conversation | None:
+    """The open conversation this service holds for a Rocket.Chat visitor token."""
+    if not visitor_token:
+        return None
+    return session.scalar(
+        select(Conversation)
+        .where(Conversation.rc_visitor_token == visitor_token, Conversation.status == "open")
+        .order_by(Conversation.id.desc())
+        .limit(1)
+    )
+
+
 def start(
     session: Session,
     *,

@@ -50,8 +50,24 @@ class ChatPlatformUnavailable(ChatPlatformError):
     retryable = True
 
 
+class ChatPlatformWait(ChatPlatformUnavailable):
+    """The platform asks us to wait, not to fail: its rate limit (retry at the time it
+    gives) or no agent online to open a room. A wait never uses up the retry budget."""
+
+    def __init__(
+        self, message: str, code: str | None = None, retry_at: datetime | None = None
+    ) -> None:
+        super().__init__(message, code)
+        self.retry_at = retry_at
+
+
 class RoomClosed(ChatPlatformError):
     """The room was closed in the chat platform; a new one must be opened."""
+
+
+class AgentUnavailable(ChatPlatformError):
+    """The agent cannot take the room: offline, not available, inactive, not an agent or
+    gone from the platform."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ class Room:
     id: str
     new: bool
     tags: tuple[str, ...] = ()
+    open: bool = True
+    department_id: str | None = None
+    served_by: str | None = None  # the platform's user id of the agent serving it
 
 
 class ChatPlatform(Protocol):
@@ -84,14 +103,28 @@ class ChatPlatform(Protocol):
 
     def open_room(self, token: str, *, agent_id: str | None = None) -> Room: ...
 
+    def room(self, room_id: str) -> Room | None:
+        """The room as the platform has it now (None when it does not exist)."""
+        ...
+
     def post_visitor_message(self, token: str, room_id: str, text: str, message_id: str) -> None:
-        """:raise RoomClosed: the room is closed."""
+        """Post once under *message_id*: a repeat of a post that went through counts as sent.
+
+        :raise RoomClosed: the room is closed.
+        """
         ...
 
     def tag_room(
-        self, *, token: str, visitor_id: str, room_id: str, tags: list[str], badge: str
+        self,
+        *,
+        visitor_id: str,
+        room_id: str,
+        tags: list[str],
+        badge: str,
+        visitor_name: str | None = None,
     ) -> None:
-        """Add *tags* to the room's tags (never replacing them) and set the badge field."""
+        """Add *tags* to the room's tags (never replacing them), set the badge field and the
+        room topic to *badge*, and the visitor's display name when *visitor_name* is given."""
         ...
 
     def forward(
@@ -101,7 +134,17 @@ class ChatPlatform(Protocol):
         agent_id: str | None = None,
         department_id: str | None = None,
         comment: str,
-    ) -> None: ...
+    ) -> None:
+        """:raise AgentUnavailable: the agent cannot take it.
+        :raise RoomClosed: the room is closed."""
+        ...
+
+    def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
+        """Take the room from its agent and put it back in *department_id*'s queue; False
+        when nobody was serving it.
+
+        :raise RoomClosed: the room is closed."""
+        ...
 
     def presence(self, agent_user_id: str) -> Presence: ...
 

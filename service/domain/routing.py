@@ -28,6 +28,8 @@ TEAM_ONLY_CARTERA: Final = "team_only_cartera"
 OWNER_UNAVAILABLE_QUEUE: Final = "owner_unavailable_queue"
 TEAM_WITHOUT_DEPARTMENT: Final = "team_without_department"
 OWNER_TIMEOUT_TEAM: Final = "owner_timeout_team"
+# Rocket.Chat refused the owner when the room was handed over (offline, inactive, deleted).
+OWNER_UNAVAILABLE_TEAM: Final = "owner_unavailable_team"
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.domain import conversations as convs
-from service.domain import outbound
+from service.domain import handoffs, outbound
 from service.domain.identity import EMAIL, PHONE
-from service.domain.ports import Ports, QueueUnavailable, RoomClosed
+from service.domain.ports import AgentUnavailable, Ports, QueueUnavailable, Room, RoomClosed
 from service.domain.routing import (
     CARTERA_INACTIVE,
     OWNER_TIMEOUT_TEAM,
+    OWNER_UNAVAILABLE_TEAM,
     CarteraView,
     RoutingDecision,
     RoutingInput,
@@ -107,50 +108,85 @@ def _message_text(row: InboxMessage) -> str:
     return "\n".join(parts) or f"[{row.kind}]"
 
 
-def _tag_and_forward(
-    session: Session, conversation: Conversation, ports: Ports, now: datetime
-) -> None:
-    chat = ports.chat
-    assert conversation.rc_room_id
-    assert conversation.rc_visitor_token
+def _tag(session: Session, conversation: Conversation, ports: Ports, now: datetime) -> None:
+    """The badge where agents look: topic, tags, the ``cartera`` field and, when set, the
+    visitor's display name. Once per conversation."""
     if (
-        conversation.rc_tagged_at is None
-        and conversation.cartera_id is not None
-        and conversation.reason != CARTERA_INACTIVE
+        conversation.rc_tagged_at is not None
+        or conversation.cartera_id is None
+        or conversation.reason == CARTERA_INACTIVE
     ):
-        tags = [f"cartera:{conversation.cartera_name}"]
-        if conversation.team_name:
-            tags.append(f"equipo:{conversation.team_name}")
-        chat.tag_room(
-            token=conversation.rc_visitor_token,
-            visitor_id=conversation.rc_visitor_id or "",
-            room_id=conversation.rc_room_id,
-            tags=tags,
-            badge=f"{conversation.cartera_icon} {conversation.cartera_name}",
-        )
-        conversation.rc_tagged_at = now
-        session.commit()  # tagged once, even if the forward below fails and is retried
+        return
+    assert conversation.rc_room_id
+    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
+    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
+    ports.chat.tag_room(
+        visitor_id=conversation.rc_visitor_id or "",
+        room_id=conversation.rc_room_id,
+        tags=handoffs.tags(conversation.cartera_name, conversation.team_name),
+        badge=text,
+        visitor_name=handoffs.display_name(text, contact.name)
+        if contact is not None and runtime.settings().badge_in_visitor_name
+        else None,
+    )
+    conversation.rc_tagged_at = now
+    session.commit()  # tagged once, even if the forward below fails and is retried
+
+
+def _do(ports: Ports, room_id: str, step: handoffs.Handoff) -> None:
+    """One handoff call; a step that needs no call does nothing."""
+    if step.action == "forward_agent":
+        ports.chat.forward(room_id, agent_id=step.agent_id, comment=step.comment)
+    elif step.action == "forward_department":
+        ports.chat.forward(room_id, department_id=step.department_id, comment=step.comment)
+    elif step.action == "return_to_queue":
+        ports.chat.return_to_queue(room_id, step.department_id)
+
+
+def _to_team(
+    ports: Ports,
+    conversation: Conversation,
+    room: Room | None,
+    department_id: str,
+    reason: str,
+    *,
+    take_from: str | None = None,
+) -> None:
+    assert conversation.rc_room_id
+    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
+    step = handoffs.to_team(text, department_id, room, reason, take_from=take_from)
+    _do(ports, conversation.rc_room_id, step)
+    conversation.forwarded_to = step.record
+    conversation.routed_to = "team"
+
+
+def _place(
+    session: Session, conversation: Conversation, room: Room | None, ports: Ports, now: datetime
+) -> None:
+    """Put the room where the decision says: the owner, else the team's department. An owner
+    Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead."""
+    assert conversation.rc_room_id
     if conversation.forwarded_to is not None or conversation.routed_to == "queue":
         return
-    label = f"Cartera {conversation.cartera_icon} {conversation.cartera_name}"
-    if conversation.routed_to == "agent":
-        agent = session.get(Agent, conversation.agent_id)
-        target = agent.rocketchat_user_id if agent else None
-        chat.forward(
-            conversation.rc_room_id,
-            agent_id=target,
-            comment=f"{label}: asignada al dueño de la cartera",
-        )
-        conversation.forwarded_to = f"agent:{target}"
-        seconds = int(conversation.trace.get("owner_timeout_seconds") or 0)
-        conversation.owner_deadline_at = convs.deadline(now, seconds)
-    else:
-        chat.forward(
-            conversation.rc_room_id,
-            department_id=conversation.department_id,
-            comment=f"{label}: asignada al equipo ({conversation.reason})",
-        )
-        conversation.forwarded_to = f"department:{conversation.department_id}"
+    agent = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
+    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
+    if conversation.routed_to == "agent" and agent is not None and agent.rocketchat_user_id:
+        step = handoffs.to_owner(text, agent.rocketchat_user_id, room)
+        try:
+            _do(ports, conversation.rc_room_id, step)
+        except AgentUnavailable:
+            convs.note(conversation, "owner_unavailable", at=now.isoformat())
+            conversation.reason = OWNER_UNAVAILABLE_TEAM
+        else:
+            conversation.forwarded_to = step.record
+            seconds = int(conversation.trace.get("owner_timeout_seconds") or 0)
+            conversation.owner_deadline_at = convs.deadline(now, seconds)
+    if conversation.forwarded_to is None:
+        if not conversation.department_id:
+            conversation.routed_to = "queue"
+            session.commit()
+            return
+        _to_team(ports, conversation, room, conversation.department_id, conversation.reason)
     conversation.forwarded_at = now
     session.commit()
     if conversation.owner_deadline_at is not None:
@@ -200,6 +236,11 @@ def _channel_message(
             department=conversation.department_id if conversation.routed_to == "team" else None,
         )
         conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
+        # Committed before the room opens: Rocket.Chat sends its room-start webhook, and
+        # waits for it, before it answers (lib/QueueManager.ts), and that echo must find
+        # this conversation by its visitor token.
+        session.commit()
+    room: Room | None = None
     if conversation.rc_room_id is None:
         owner = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
         room = chat.open_room(
@@ -209,7 +250,7 @@ def _channel_message(
             else None,
         )
         conversation.rc_room_id = room.id
-    session.commit()
+        session.commit()
     if row.rc_message_id is None:
         message_id = f"carteras-{row.id}"
         try:
@@ -229,7 +270,19 @@ def _channel_message(
             return _channel_message(session, row, contact, ports, now, reopened=True)
         row.rc_message_id = message_id
         session.commit()
-    _tag_and_forward(session, conversation, ports, now)
+    try:
+        _tag(session, conversation, ports, now)
+        if conversation.forwarded_to is None and conversation.routed_to != "queue":
+            current = room or ports.chat.room(conversation.rc_room_id)
+            if current is not None and not current.open:
+                raise RoomClosed("closed before it was handed over", "room-closed")
+            _place(session, conversation, current, ports, now)
+    except RoomClosed:
+        # Closed in Rocket.Chat right after the message went in: nothing is lost, the
+        # conversation ends here and the customer's next message opens a new one.
+        session.rollback()
+        convs.close(conversation, now, "closed in Rocket.Chat before it was handed over")
+        session.commit()
     return routed
 
 
@@ -245,6 +298,8 @@ def _rocketchat_event(
         existing = convs.find_by_room(session, room_id)
         if existing is not None and existing.status == "open":
             return Routed(existing, False)  # sticky: already routed
+        if convs.find_by_visitor(session, row.sender_value or "") is not None:
+            return None  # the echo of a room this service opened: routed by its own job
         routed = _open(session, row, contact, room_id, ports, now)
         conversation = routed.conversation
         visitor = row.payload.get("visitor") or {}
@@ -253,7 +308,8 @@ def _rocketchat_event(
         conversation.rc_visitor_id = str(visitor.get("_id") or "")
         row.conversation_id = conversation.id
         session.commit()
-        _tag_and_forward(session, conversation, ports, now)
+        _tag(session, conversation, ports, now)
+        _place(session, conversation, ports.chat.room(room_id), ports, now)
         return routed
     held = convs.find_by_room(session, room_id)
     if held is None:
@@ -298,7 +354,8 @@ def emit_badge(session: Session, conversation: Conversation, ports: Ports) -> No
 
 
 def owner_fallback(conversation_id: int) -> str:
-    """The owner did not take the conversation in time: forward it to the team."""
+    """The owner did not take the conversation in time: take it from the owner and give it
+    to the team (back to the department's queue when the room is in it already)."""
     with runtime.job_context():
         session = db.session()
         wired = runtime.ports()
@@ -309,15 +366,22 @@ def owner_fallback(conversation_id: int) -> str:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         assert conversation.rc_room_id
-        if conversation.department_id:
-            wired.chat.forward(
-                conversation.rc_room_id,
-                department_id=conversation.department_id,
-                comment=f"Cartera {conversation.cartera_icon} "
-                f"{conversation.cartera_name}: el dueño no la tomó a tiempo",
-            )
-            conversation.forwarded_to = f"department:{conversation.department_id}"
-            conversation.routed_to = "team"
+        room = wired.chat.room(conversation.rc_room_id)
+        if room is None or not room.open:
+            convs.close(conversation, now, "closed in Rocket.Chat before the owner timeout")
+        elif conversation.department_id:
+            owner = (conversation.forwarded_to or "").removeprefix("agent:") or None
+            try:
+                _to_team(
+                    wired,
+                    conversation,
+                    room,
+                    conversation.department_id,
+                    OWNER_TIMEOUT_TEAM,
+                    take_from=owner,
+                )
+            except RoomClosed:
+                convs.close(conversation, now, "closed in Rocket.Chat before the owner timeout")
         conversation.reason = OWNER_TIMEOUT_TEAM
         convs.note(
             conversation,
@@ -332,7 +396,8 @@ def owner_fallback(conversation_id: int) -> str:
 
 
 def reforward(conversation_id: int) -> str:
-    """After a handover: send an open conversation to its cartera's new owner (or team)."""
+    """After a handover: send an open conversation to its cartera's new owner, or to the
+    team when there is none or Rocket.Chat refuses the owner (offline, inactive, gone)."""
     with runtime.job_context():
         session = db.session()
         wired = runtime.ports()
@@ -341,28 +406,35 @@ def reforward(conversation_id: int) -> str:
             return "skipped"
         view = convs.cartera_view(session, conversation.cartera_id)
         owner = view.owner if view else None
-        label = f"Cartera {conversation.cartera_icon} {conversation.cartera_name}"
-        if owner is not None and owner.rocketchat_user_id:
+        text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
+        room = wired.chat.room(conversation.rc_room_id)
+        if room is None or not room.open:
+            convs.close(conversation, wired.clock.now(), "closed in Rocket.Chat")
+            session.commit()
+            return "skipped"
+        placed = False
+        if owner is not None and owner.active and owner.rocketchat_user_id:
             if conversation.forwarded_to == f"agent:{owner.rocketchat_user_id}":
                 return "skipped"  # a retry after it went through
-            wired.chat.forward(
-                conversation.rc_room_id,
-                agent_id=owner.rocketchat_user_id,
-                comment=f"{label}: traspaso al nuevo dueño",
+            step = handoffs.to_owner(text, owner.rocketchat_user_id, room)
+            step = handoffs.Handoff(
+                step.action, handoffs.comment(text, "traspaso al nuevo dueño"), step.agent_id
             )
-            conversation.forwarded_to = f"agent:{owner.rocketchat_user_id}"
-            conversation.agent_id, conversation.agent_name = owner.id, owner.name
-            conversation.routed_to = "agent"
-        elif view is not None and view.department_id:
-            wired.chat.forward(
-                conversation.rc_room_id,
-                department_id=view.department_id,
-                comment=f"{label}: traspaso al equipo",
-            )
-            conversation.forwarded_to = f"department:{view.department_id}"
-            conversation.routed_to = "team"
-        else:
-            return "skipped"
+            try:
+                _do(wired, conversation.rc_room_id, step)
+            except AgentUnavailable:
+                convs.note(conversation, "owner_unavailable", at=wired.clock.now().isoformat())
+            else:
+                conversation.forwarded_to = step.record
+                conversation.agent_id, conversation.agent_name = owner.id, owner.name
+                conversation.routed_to = "agent"
+                placed = True
+        if not placed:
+            if view is None or not view.department_id:
+                session.commit()
+                return "skipped"
+            previous = (conversation.forwarded_to or "").removeprefix("agent:") or None
+            _to_team(wired, conversation, room, view.department_id, "handover", take_from=previous)
         conversation.forwarded_at = wired.clock.now()
         convs.note(
             conversation,

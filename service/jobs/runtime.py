@@ -9,6 +9,7 @@ from typing import cast
 from flask import Flask, current_app
 from rq import get_current_job
 
+from service.config import Config
 from service.domain.ports import Ports
 
 
@@ -23,6 +24,10 @@ def job_context() -> Iterator[Flask]:
 
 def ports() -> Ports:
     return cast(Ports, current_app.extensions["ports"])
+
+
+def settings() -> Config:
+    return cast(Config, current_app.config["CARTERAS"])
 
 
 def last_attempt() -> bool:

@@ -171,14 +171,15 @@ def test_real_worker_retries_rocketchat_errors_and_routes_once(
     use_queue(app, monkeypatch, RQJobQueue.from_url(REDIS_URL, retry=Retry(max=3, interval=0)))
     with FakeRocketChat() as rc:
         rc.add_agent("u-luis", "luis", online=True)
-        rc.fail("livechat/room.forward", status=500, times=2)
+        rc.add_custom_field("cartera", "Cartera")
+        rc.fail("livechat/room.saveInfo", status=500, times=2)
         post.whatsapp(whatsapp_text("wamid.retry", sender="5215512345678"))
         run_worker(backend, **rocketchat_env(rc))
         (row,) = post.rows()
         assert row.status == "processed" and row.attempts == 3, row.last_error
-        assert len(rc.rooms) == 1 and len(rc.messages) == 1 and len(rc.forwards) == 1
-        assert len(rc.calls_to("livechat/room.forward")) == 3
-        assert len(rc.calls_to("livechat/room.saveInfo")) == 1  # tagged once, not per try
+        assert len(rc.rooms) == 1 and len(rc.messages) == 1  # opened and posted once
+        assert len(rc.calls_to("livechat/visitor")) == 1
+        assert len(rc.calls_to("livechat/room.saveInfo")) == 3  # two 500s, then tagged
         (room,) = rc.rooms.values()
         assert room["servedBy"]["_id"] == "u-luis" and room["tags"] == [
             "cartera:Premium",

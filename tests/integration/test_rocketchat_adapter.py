@@ -13,6 +13,7 @@ from tests.fake_rocketchat import FakeRocketChat
 def rc():
     with FakeRocketChat() as fake:
         fake.add_agent("u-luis", "luis", online=True)
+        fake.add_custom_field("cartera", "Cartera", scope="room")
         yield fake
 
 
@@ -30,7 +31,6 @@ def test_visitor_room_message_tags_forward(rc, client):
     client.post_visitor_message(visitor.token, room.id, "hola", "carteras-1")
     rc.rooms[room.id]["tags"] = ["vip"]  # an agent's own tag
     client.tag_room(
-        token=visitor.token,
         visitor_id=visitor.id,
         room_id=room.id,
         tags=["cartera:Norte", "vip"],
@@ -38,8 +38,10 @@ def test_visitor_room_message_tags_forward(rc, client):
     )
     assert rc.rooms[room.id]["tags"] == ["vip", "cartera:Norte"]
     assert rc.rooms[room.id]["livechatData"] == {"cartera": "🏦 Norte"}
-    client.forward(room.id, agent_id="u-luis", comment="dueño")
-    client.forward(room.id, agent_id="u-luis", comment="otra vez")  # same agent: fine
+    assert rc.rooms[room.id]["servedBy"]["_id"] == "u-luis"  # Auto_Selection gave it to Luis
+    rc.add_agent("u-marta", "marta", online=True)
+    client.forward(room.id, agent_id="u-marta", comment="dueña")
+    client.forward(room.id, agent_id="u-marta", comment="otra vez")  # already hers: fine
     assert len(rc.forwards) == 1
 
 

@@ -53,7 +53,9 @@ def test_owner_online_gets_the_conversation_with_tag_and_badge(app, rc, badges, 
     room = rc.rooms[conv.rc_room_id]
     assert room["tags"] == ["cartera:Premium", "equipo:Norte"]
     assert room["livechatData"] == {"cartera": "💎 Premium"}
-    assert room["servedBy"]["_id"] == "u-luis"
+    assert room["topic"] == "💎 Premium"  # shown in the room header
+    assert room["servedBy"]["_id"] == "u-luis"  # given by livechat/room?agentId=
+    assert rc.forwards == []  # so no forward is needed
     assert [m["msg"] for m in rc.messages] == ["Hola"]
     assert rc.messages[0]["_id"] == f"carteras-{post.rows()[0].id}"
     ((payload, rooms),) = badges.sent
@@ -77,16 +79,11 @@ def test_owner_offline_goes_to_the_department(app, rc, post, org):
         "owner_offline_team",
         "dep-norte",
     )
-    # registered in the department, so Rocket.Chat already queues it there; the forward
-    # ("same department") is accepted as done
-    assert rc.rooms[conv.rc_room_id]["departmentId"] == "dep-norte"
-    assert rc.calls_to("livechat/room.forward") == [
-        {
-            "roomId": conv.rc_room_id,
-            "departmentId": "dep-norte",
-            "comment": "Cartera 💎 Premium: asignada al equipo (owner_offline_team)",
-        }
-    ]
+    # registered in the department, the room opens in it and Rocket.Chat gives it to an
+    # online agent of the team: no forward (a same-department forward is refused)
+    room = rc.rooms[conv.rc_room_id]
+    assert room["departmentId"] == "dep-norte" and room["servedBy"]["_id"] == "u-marta"
+    assert rc.calls_to("livechat/room.forward") == []
     assert conv.forwarded_to == "department:dep-norte"
 
 
@@ -122,7 +119,7 @@ def test_later_messages_stay_in_the_conversation(app, rc, post, org):
     (conv,) = conversations(app)
     assert conv.reason == "owner_agent"
     assert [m["msg"] for m in rc.messages] == ["uno", "dos"]
-    assert len(rc.rooms) == 1 and len(rc.forwards) == 1
+    assert len(rc.rooms) == 1 and len(rc.calls_to("livechat/room")) == 1
     assert {r.conversation_id for r in post.rows()} == {conv.id}
 
 
@@ -157,7 +154,14 @@ def test_owner_timeout_hands_the_conversation_to_the_team(
     (conv,) = conversations(app)
     assert (conv.routed_to, conv.reason) == ("team", "owner_timeout_team")
     assert conv.trace["events"][-1]["event"] == "owner_timeout"
-    assert rc.forwards[-1]["departmentId"] == "dep-norte" and len(rc.forwards) == 2
+    assert rc.forwards == [
+        {
+            "roomId": conv.rc_room_id,
+            "departmentId": "dep-norte",
+            "comment": "Cartera 💎 Premium: asignada al equipo (el dueño no la tomó a tiempo)",
+        }
+    ]
+    assert rc.rooms[conv.rc_room_id]["servedBy"]["_id"] == "u-marta"  # Luis no longer has it
 
 
 def test_owner_who_answers_in_time_keeps_it(app, rc, post, coordinator, org, now_clock, client):
@@ -211,21 +215,23 @@ def test_rocketchat_down_fails_and_replay_routes_once(app, rc, post, coordinator
     result = app.test_cli_runner().invoke(args=["inbox", "replay", "--id", str(row.id)])
     assert "replayed=1" in result.output
     assert post.rows()[0].status == "processed"
-    assert len(rc.rooms) == 1 and len(rc.messages) == 1 and len(rc.forwards) == 1
+    assert len(rc.rooms) == 1 and len(rc.messages) == 1
+    assert rc.rooms[conversations(app)[0].rc_room_id]["servedBy"]["_id"] == "u-luis"
 
 
 def test_a_failure_halfway_resumes_without_repeating_steps(app, rc, post, org):
-    rc.fail("livechat/room.forward", status=500, times=1)
+    rc.set_online("u-luis", False)
+    rc.fail("livechat/room.saveInfo", status=500, times=1)
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
     (row,) = post.rows()
     assert row.status == "failed"
     (conv,) = conversations(app)
-    assert conv.rc_room_id and conv.rc_tagged_at and conv.forwarded_to is None
+    assert conv.rc_room_id and conv.rc_tagged_at is None and conv.forwarded_to is None
     app.test_cli_runner().invoke(args=["inbox", "replay", "--all-failed"])
-    assert len(rc.calls_to("livechat/visitor")) == 1
-    assert len(rc.messages) == 1 and len(rc.forwards) == 1
-    assert len(rc.calls_to("livechat/room.saveInfo")) == 1
-    assert conversations(app)[0].forwarded_to == "agent:u-luis"
+    assert len(rc.calls_to("livechat/visitor")) == 1 and len(rc.calls_to("livechat/room")) == 1
+    assert len(rc.messages) == 1
+    assert len(rc.calls_to("livechat/room.saveInfo")) == 2  # the failed one and the retry
+    assert conversations(app)[0].forwarded_to == "department:dep-norte"
 
 
 def test_chat_started_in_rocketchat_is_tagged_and_sent_to_the_owner(app, rc, client, make, org):
