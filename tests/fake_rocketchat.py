@@ -421,7 +421,7 @@ class FakeRocketChat:
         token = data["token"]
         if not token.strip():
             raise RCError("error-invalid-token", "Token cannot be empty")
-        found_dep = self._department(data.get("department"))
+        found_dep = self._find_department(data.get("department"))
         phone = data.get("phone")
         existing = self.visitors.get(token)
         if existing is None and phone:
@@ -435,6 +435,7 @@ class FakeRocketChat:
                 "_id": self._new_id("vis"),
                 "token": token,
                 "username": f"guest-{len(self.visitors) + 1}",
+                "status": "online",
             }
             self.visitors[token] = existing
         if "name" in data:
@@ -450,7 +451,7 @@ class FakeRocketChat:
                 room["fname"] = existing.get("name")
         return {"visitor": dict(existing)}
 
-    def _department(self, wanted: str | None) -> dict[str, Any] | None:
+    def _find_department(self, wanted: str | None) -> dict[str, Any] | None:
         """By id or name, as LivechatDepartment.findOneByIdOrName (lib/Visitors.ts)."""
         if not wanted:
             return None
@@ -493,6 +494,17 @@ class FakeRocketChat:
             )
             if nobody:
                 raise RCError("no-agent-online", "Sorry, no online agents")
+        if department is None and agent is None:
+            # lib/rooms.ts createRoom -> getRequiredDepartment: a visitor without department
+            # and no agent asked for gets the first enabled department with an agent online.
+            department = next(
+                (
+                    d["_id"]
+                    for d in sorted(self.departments.values(), key=lambda d: d["name"])
+                    if self._online_in(d["_id"])
+                ),
+                None,
+            )
         if agent is None and self.settings["Livechat_Routing_Method"] != "Manual_Selection":
             candidates = self._online_in(department)
             agent = min(candidates, key=self._load, default=None) if candidates else None
