@@ -140,6 +140,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     from service.cli import register_cli
     from service.extensions import db, migrate
     from service.observability import configure_logging, init_request_logging
+    from service.rocketchat_cli import rocketchat_cli
     from service.ui import init_ui
     from webhooks import receivers
 
@@ -186,4 +187,5 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     init_ui(app)
     app.register_blueprint(receivers.bp)
     register_cli(app)
+    app.cli.add_command(rocketchat_cli)
     return app

@@ -7,7 +7,15 @@ import hashlib
 import threading
 from typing import Any
 
-from service.domain.ports import Room, RoomClosed, Visitor
+from service.domain.ports import (
+    ChatAgent,
+    ChatCustomField,
+    ChatDepartment,
+    ChatPlatformUnavailable,
+    Room,
+    RoomClosed,
+    Visitor,
+)
 from service.domain.routing import Presence
 
 
@@ -85,3 +93,28 @@ class RecordingChatPlatform:
     def presence(self, agent_user_id: str) -> Presence:
         # Nothing to ask: the owner counts as available, and the trace says why.
         return Presence(available=True, source="recording")
+
+    # ---- set-up check and sync: there is no platform to read -----------------------------
+    def server_version(self) -> str:
+        raise ChatPlatformUnavailable("Rocket.Chat is not configured (ROCKETCHAT_URL)")
+
+    def bot_permissions(self) -> frozenset[str]:
+        return frozenset()
+
+    def read_settings(self, ids: list[str]) -> dict[str, Any]:
+        return {}
+
+    def custom_fields(self) -> list[ChatCustomField]:
+        return []
+
+    def save_custom_field(self, field_id: str, *, label: str, scope: str, visibility: str) -> None:
+        self._record("save_custom_field", field_id=field_id, scope=scope)
+
+    def departments(self) -> list[ChatDepartment]:
+        return []
+
+    def agents(self) -> list[ChatAgent]:
+        return []
+
+    def user(self, user_id: str) -> ChatAgent | None:
+        return None

@@ -8,6 +8,7 @@ handled here are the real server's, read from its source (files cited where used
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.parse
 from collections.abc import Callable
@@ -24,6 +25,9 @@ from rocketchat_API.rocketchat import RocketChat
 
 from service.domain.ports import (
     AgentUnavailable,
+    ChatAgent,
+    ChatCustomField,
+    ChatDepartment,
     ChatPlatformError,
     ChatPlatformUnavailable,
     ChatPlatformWait,
@@ -275,6 +279,150 @@ class RocketChatClient:
             status_livechat=livechat,
         )
 
+    # ---- set-up check and sync (rocketchat check / sync) ----------------------------------
+    def server_version(self) -> str:
+        # GET /api/info (API.default, no auth; apps/meteor/app/api/server/default/info.ts):
+        # {"version": "7.4"} anonymously, {"info": {"version": "7.4.1", ...}} with
+        # get-server-info.
+        answer = self._call(
+            "info",
+            lambda: json_or_error(
+                self.rc.session.get(
+                    self.rc.server_url + "/api/info",
+                    headers=self.rc.headers,
+                    timeout=self.rc.timeout,
+                )
+            ),
+        )
+        info = answer.get("info") if isinstance(answer, dict) else None
+        version = (info or {}).get("version") or (answer or {}).get("version")
+        if not version:
+            raise ChatPlatformUnavailable("info: no version in the answer")
+        return str(version)
+
+    def bot_permissions(self) -> frozenset[str]:
+        # GET me (misc.ts: the user's own fields, roles included) and GET permissions.listAll
+        # (permissions.ts: {"update": [{_id, roles}], "remove": []}): a permission is held
+        # when one of the user's roles is in its roles.
+        roles = set(self._get("me").get("roles") or [])
+        listed = self._get("permissions.listAll").get("update") or []
+        return frozenset(str(p.get("_id")) for p in listed if roles & set(p.get("roles") or []))
+
+    def read_settings(self, ids: list[str]) -> dict[str, Any]:
+        # GET settings/:_id (settings.ts): {"_id", "value"} with view-privileged-setting,
+        # else 403; public ones are also in GET settings.public?_id=a,b (7.x).
+        found: dict[str, Any] = {}
+        for setting in ids:
+            try:
+                answer = self._get(f"settings/{urllib.parse.quote(setting)}")
+            except ChatPlatformError:
+                continue
+            if "value" in answer:
+                found[setting] = answer["value"]
+        missing = [s for s in ids if s not in found]
+        if missing:
+            try:
+                public = self._get("settings.public", _id=",".join(missing), count="100")
+            except ChatPlatformError:
+                public = {}
+            for item in public.get("settings") or []:
+                if item.get("_id") in missing and "value" in item:
+                    found[item["_id"]] = item["value"]
+        return found
+
+    def _pages(self, path: str, key: str, **params: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list (getPaginationItems.ts: offset, count <= 100;
+        answers carry count, offset and total)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            answer = self._get(path, offset=str(len(items)), count="100", **params)
+            page = answer.get(key) or []
+            items.extend(page)
+            if not page or len(items) >= int(answer.get("total") or 0):
+                return items
+
+    def custom_fields(self) -> list[ChatCustomField]:
+        # GET livechat/custom-fields (livechat/server/api/v1/customField.ts, view-l-room).
+        return [
+            ChatCustomField(
+                id=str(f.get("_id")),
+                scope=str(f.get("scope") or ""),
+                visibility=str(f.get("visibility") or ""),
+            )
+            for f in self._pages("livechat/custom-fields", "customFields")
+        ]
+
+    def save_custom_field(self, field_id: str, *, label: str, scope: str, visibility: str) -> None:
+        data = {
+            "field": field_id,
+            "label": label,
+            "scope": scope,
+            "visibility": visibility,
+            "regexp": "",
+        }
+        # POST livechat/custom-fields.save (customField.ts, 7.11+, view-livechat-manager);
+        # older servers do not have the route (404).
+        answer: Any = None
+        try:
+            answer = self._post(
+                "livechat/custom-fields.save", customFieldId=None, customFieldData=data
+            )
+        except ChatPlatformError as exc:
+            if exc.code != "http-404" and "not found" not in (exc.code or "").lower():
+                raise
+        if isinstance(answer, dict) and answer.get("customField"):
+            return
+        # Older servers: the Meteor method livechat:saveCustomField through method.call
+        # (misc.ts): errors come back inside the EJSON "message", with success true (7.x).
+        message = {
+            "msg": "method",
+            "id": "1",
+            "method": "livechat:saveCustomField",
+            "params": [None, data],
+        }
+        answer = self._post("method.call/livechat:saveCustomField", message=json.dumps(message))
+        result = json.loads(answer.get("message") or "{}")
+        if result.get("error"):
+            error = result["error"]
+            code = str(error.get("error") or error) if isinstance(error, dict) else str(error)
+            raise ChatPlatformError(f"livechat:saveCustomField: {code}", code)
+
+    def departments(self) -> list[ChatDepartment]:
+        # GET livechat/department (paginated; archived ones left out) and, for the agents,
+        # GET livechat/department/:_id?includeAgents=true (departments.ts; agents only with
+        # view-livechat-departments: [{agentId, username, ...}]).
+        found = []
+        for department in self._pages("livechat/department", "departments"):
+            dep_id = str(department.get("_id"))
+            detail = self._get(
+                f"livechat/department/{urllib.parse.quote(dep_id)}", includeAgents="true"
+            )
+            found.append(
+                ChatDepartment(
+                    id=dep_id,
+                    name=str(department.get("name") or dep_id),
+                    enabled=department.get("enabled") is not False,
+                    agent_ids=frozenset(str(a.get("agentId")) for a in detail.get("agents") or []),
+                )
+            )
+        return found
+
+    def agents(self) -> list[ChatAgent]:
+        # GET livechat/users/agent (imports/server/rest/users.ts, server/api/lib/users.ts):
+        # every livechat-agent user, without "active".
+        return [_chat_user(u) for u in self._pages("livechat/users/agent", "users")]
+
+    def user(self, user_id: str) -> ChatAgent | None:
+        # GET users.info?userId= (users.ts): {"user": {..., "active"}}; 400 "User not found."
+        try:
+            answer = self._get("users.info", userId=user_id)
+        except ChatPlatformError as exc:
+            if "not found" in (exc.code or "").lower():
+                return None
+            raise
+        found = answer.get("user")
+        return _chat_user(found) if found else None
+
 
 def _code(value: object) -> str:
     """The error code of an answer: ``errorType``, or the ``[code]`` ending a Meteor.Error
@@ -294,4 +442,17 @@ def _room(found: dict[str, Any], *, new: bool) -> Room:
         open=found.get("open", True) is not False,
         department_id=found.get("departmentId") or None,
         served_by=served.get("_id") if isinstance(served, dict) else None,
+    )
+
+
+def _chat_user(user: dict[str, Any]) -> ChatAgent:
+    emails = user.get("emails") or []
+    first = emails[0].get("address") if emails and isinstance(emails[0], dict) else None
+    active = user.get("active")
+    return ChatAgent(
+        id=str(user.get("_id")),
+        username=str(user.get("username") or ""),
+        name=str(user.get("name") or user.get("username") or ""),
+        email=first,
+        active=active if isinstance(active, bool) else None,
     )

@@ -69,6 +69,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         health,
         inbox,
         org,
+        rocketchat,
         routing,
     )
 
@@ -88,7 +89,17 @@ def init_api(app: Flask) -> JsonErrorApi:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for converter in (IdConverter, BigIdConverter):
         api.register_converter(converter, _id_schema)
-    for module in (health, org, carteras, contacts, audit, inbox, conversations, routing):
+    for module in (
+        health,
+        org,
+        carteras,
+        contacts,
+        audit,
+        inbox,
+        conversations,
+        routing,
+        rocketchat,
+    ):
         api.register_blueprint(module.bp)
     from service.api.metrics import init_metrics
 

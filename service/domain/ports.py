@@ -92,6 +92,35 @@ class ChatPlatform(Protocol):
     name: str
 
     def register_visitor(
+@dataclass(frozen=True)
+class ChatDepartment:
+    """A Rocket.Chat department and the user ids of its agents."""
+
+    id: str
+    name: str
+    enabled: bool
+    agent_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ChatAgent:
+    """A Rocket.Chat user as the set-up check and the sync need it (``active`` is None when
+    the answer did not say)."""
+
+    id: str
+    username: str
+    name: str
+    email: str | None = None
+    active: bool | None = None
+
+
+@dataclass(frozen=True)
+class ChatCustomField:
+    id: str
+    scope: str
+    visibility: str
+
+
         self,
         token: str,
         *,
@@ -154,6 +183,40 @@ class Reply:
     """An agent's answer, to send on the channel the conversation came from."""
 
     reply_id: str
+    # ---- set-up check and sync (``flask rocketchat check|sync``) -------------------------
+    def server_version(self) -> str:
+        """:raise ChatPlatformUnavailable: the server does not answer."""
+        ...
+
+    def bot_permissions(self) -> frozenset[str]:
+        """The permissions the service's own user holds, through its roles.
+
+        :raise ChatPlatformError: the credentials are refused.
+        """
+        ...
+
+    def read_settings(self, ids: list[str]) -> dict[str, Any]:
+        """The values of the settings the service's user may read; others are left out."""
+        ...
+
+    def custom_fields(self) -> list[ChatCustomField]: ...
+
+    def save_custom_field(self, field_id: str, *, label: str, scope: str, visibility: str) -> None:
+        """Create the custom field (the platform's own endpoint for it)."""
+        ...
+
+    def departments(self) -> list[ChatDepartment]:
+        """Every department with its agents."""
+        ...
+
+    def agents(self) -> list[ChatAgent]:
+        """Every user with the livechat agent role."""
+        ...
+
+    def user(self, user_id: str) -> ChatAgent | None:
+        """Any user by id, agent or not; None when there is no such user."""
+        ...
+
     channel: str
     provider: str
     to: str

@@ -94,6 +94,7 @@ MATRIX = [
     ("GET", "/api/contacts/<id:contact_id>/history", "/api/contacts/{ana}/history", None, 200),
     ("GET", "/api/contacts/<id:contact_id>/history", "/api/contacts/{caro}/history", None, 404),
     ("GET", "/api/conversations/<bigid:conversation_id>", "/api/conversations/1", None, 404),
+    ("POST", "/api/rocketchat/sync", "/api/rocketchat/sync?dry_run=true", None, 403),
 ]
 CASES = [pytest.param(*case, id=f"{case[0]} {case[2]}") for case in MATRIX]
 
@@ -154,6 +155,7 @@ def test_agent_reads_only_its_carteras_and_changes_nothing(
 
 
 IN_USE = {("DELETE", "/api/teams/<id:team_id>"), ("DELETE", "/api/carteras/<id:cartera_id>")}
+ADMIN_ONLY = {("POST", "/api/rocketchat/sync")}  # coordinators get 403 too
 NOTHING_YET = {
     ("GET", "/api/inbox/<bigid:inbox_id>"),
     ("GET", "/api/conversations/<bigid:conversation_id>"),
@@ -164,7 +166,9 @@ NOTHING_YET = {
 def test_coordinators_may_do_everything(coordinator, make, method, rule, path, body, _agent):
     ids = make.org_chart()
     response = send(coordinator, method, fill(path, ids), fill(body, ids))
-    if (method, rule) in IN_USE:
+    if (method, rule) in ADMIN_ONLY:
+        assert response.status_code == 403
+    elif (method, rule) in IN_USE:
         assert response.status_code == 409  # still in use: refused by the rules, not the role
     elif (method, rule) in NOTHING_YET:
         assert response.status_code == 404
