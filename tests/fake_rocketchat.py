@@ -141,6 +141,8 @@ class FakeRocketChat:
         self.webhooks_sent: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str, Any]] = []
         self.failures: list[dict[str, Any]] = []
+        self.lost_answers: list[dict[str, Any]] = []
+        self.hooks: list[dict[str, Any]] = []
         self.down = False
         self.delay = 0.0  # seconds every answer waits (to test timeouts)
         self._buckets: dict[tuple[str, str], list[float]] = {}
@@ -229,6 +231,14 @@ class FakeRocketChat:
 
     def fail(self, path: str, *, status: int = 500, times: int = 1, error: str = "boom") -> None:
         self.failures.append({"path": path, "status": status, "times": times, "error": error})
+
+    def lose_answer(self, path: str, *, times: int = 1) -> None:
+        """The call to *path* is carried out but its answer is lost (a proxy's 504)."""
+        self.lost_answers.append({"path": path, "times": times})
+
+    def after(self, path: str, then: Callable[[], None]) -> None:
+        """Run *then* once, right after the next call to *path* was carried out."""
+        self.hooks.append({"path": path, "then": then})
 
     def close_room(self, room_id: str) -> None:
         self.rooms[room_id]["open"] = False
@@ -375,11 +385,19 @@ class FakeRocketChat:
 
     def _wrap(self, view: Callable[..., Any]) -> Callable[..., Any]:
         def run(**kwargs: Any) -> Any:
+            path = request.path.removeprefix("/api/v1/")
             try:
                 with self._lock:
                     answer = view(**kwargs)
             except RCError as exc:
                 return jsonify(exc.body()), exc.status
+            for hook in [h for h in self.hooks if path.startswith(h["path"])]:
+                self.hooks.remove(hook)
+                hook["then"]()
+            for lost in self.lost_answers:
+                if path.startswith(lost["path"]) and lost["times"] > 0:
+                    lost["times"] -= 1  # done, but the caller never hears it
+                    return "<html>504 Gateway Time-out</html>", 504
             return jsonify({**answer, "success": True})
 
         run.__name__ = view.__name__

@@ -1,0 +1,236 @@
+"""Routing against what the real Rocket.Chat answers in the field (tests/fake_rocketchat.py
+follows its code): lost answers, returning visitors in a department, owners it refuses,
+rooms closed under our feet, and the echo of the room-start webhook."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask, request
+from werkzeug.serving import make_server
+
+from service.domain.ports import ChatPlatformError
+from service.extensions import db
+from service.jobs import routing, sweeper
+from service.models import Conversation, InboxMessage
+from tests import samples
+from tests.fake_rocketchat import _QuietHandler
+from tests.webhooks.conftest import FixedClock, Posting, whatsapp_text
+
+PHONE = "5215512345678"
+
+
+@pytest.fixture
+def post(client, app):
+    return Posting(client, app)
+
+
+@pytest.fixture
+def org(make):
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
+    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta", rocketchat_username="marta")
+    premium = make.cartera("Premium", team, luis, "💎")
+    make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
+    return {"team": team, "luis": luis, "marta": marta, "premium": premium}
+
+
+@pytest.fixture
+def now_clock(app, monkeypatch):
+    clock = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    return clock
+
+
+def conversations(app) -> list[Conversation]:
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(Conversation).order_by(Conversation.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_message_whose_answer_was_lost_is_not_failed_on_retry(app, rc, post, org):
+    rc.lose_answer("livechat/message")  # stored in Rocket.Chat, but we hear a 504
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (row,) = post.rows()
+    assert row.status == "failed"  # the embedded queue has no retries: replay it
+    app.test_cli_runner().invoke(args=["inbox", "replay", "--all-failed"])
+    (row,) = post.rows()
+    assert row.status == "processed" and row.rc_message_id == f"carteras-{row.id}"
+    (conv,) = conversations(app)
+    assert rc.messages_in(conv.rc_room_id) == ["Hola"]  # shown once
+    # the repeat was refused as a duplicate, then confirmed by reading the message back
+    assert len(rc.calls_to("livechat/message")) == 2
+    assert any(path.startswith("livechat/message/carteras-") for _, path, _ in rc.calls)
+
+
+def test_owner_timeout_takes_the_room_back_inside_the_department(
+    app, rc, post, coordinator, org, now_clock
+):
+    # A returning web-widget visitor with this phone already belongs to the Norte
+    # department: Rocket.Chat keeps it, so the room opens inside the team's department.
+    requests.post(
+        f"{rc.url}/api/v1/livechat/visitor",
+        json={"visitor": {"token": "widget", "phone": "+525512345678", "department": "Norte"}},
+        timeout=5,
+    )
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    room = rc.rooms[conv.rc_room_id]
+    assert room["departmentId"] == "dep-norte" and room["servedBy"]["_id"] == "u-luis"
+    assert conv.rc_visitor_token == "widget"  # Rocket.Chat's token, not ours
+    now_clock.current += timedelta(seconds=31)
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 1
+    (conv,) = conversations(app)
+    # a same-department forward would be refused: the room goes back to the team's queue
+    assert rc.forwards == []
+    assert rc.returned == [{"roomId": conv.rc_room_id, "departmentId": "dep-norte"}]
+    assert rc.rooms[conv.rc_room_id]["servedBy"] is None
+    assert (conv.routed_to, conv.reason, conv.forwarded_to) == (
+        "team",
+        "owner_timeout_team",
+        "department:dep-norte",
+    )
+
+
+def test_a_refused_same_department_forward_is_never_recorded_as_done(app, rc, post, org):
+    rc.set_online("u-luis", False)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    rc.fail("livechat/room.forward", status=400, error="error-forwarding-chat-same-department")
+    with app.app_context():
+        held = db.session.get(Conversation, conv.id)
+        assert held is not None
+        held.forwarded_to = None  # as if the step had not run, and the room state unknown
+        with pytest.raises(ChatPlatformError):
+            routing._place(db.session(), held, None, app.extensions["ports"], datetime.now(UTC))
+        assert held.forwarded_to is None  # the refusal is not taken for a done step
+        db.session.rollback()
+    assert len(rc.calls_to("livechat/room.forward")) == 1
+
+
+def test_an_owner_deleted_from_rocketchat_routes_to_the_team(app, rc, post, org):
+    rc.delete_user("u-luis")
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("team", "owner_offline_team")
+    assert rc.rooms[conv.rc_room_id]["servedBy"]["_id"] == "u-marta"
+    assert post.rows()[0].status == "processed"
+
+
+def test_an_owner_deactivated_in_rocketchat_routes_to_the_team(app, rc, post, org):
+    # Deactivated, yet still shown online: the agent lookup has no `active` field, so only
+    # the refused forward tells (Helper.ts: error-user-is-offline).
+    rc.users["u-luis"]["active"] = False
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.reason) == ("team", "owner_unavailable_team")
+    assert conv.forwarded_to == "department:dep-norte"
+    assert rc.rooms[conv.rc_room_id]["servedBy"]["_id"] == "u-marta"
+    assert conv.trace["events"][-1]["event"] == "owner_unavailable"
+    assert post.rows()[0].status == "processed"
+
+
+def test_a_room_closed_right_after_the_message_ends_the_conversation_cleanly(app, rc, post, org):
+    rc.users["u-luis"]["active"] = False  # so a forward is needed after the message
+
+    def close_all() -> None:
+        for room_id in list(rc.rooms):
+            rc.close_room(room_id)
+
+    rc.after("livechat/message", close_all)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (row,) = post.rows()
+    assert row.status == "processed"
+    (conv,) = conversations(app)
+    assert conv.status == "closed" and rc.messages_in(conv.rc_room_id) == ["Hola"]
+    # the next message opens a new conversation
+    rc.users["u-luis"]["active"] = True
+    post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="sigo aquí"))
+    assert [c.status for c in conversations(app)] == ["closed", "open"]
+
+
+def test_a_room_closed_before_the_owner_timeout_closes_the_conversation(
+    app, rc, post, coordinator, org, now_clock
+):
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    rc.close_room(conv.rc_room_id)
+    now_clock.current += timedelta(seconds=31)
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 1
+    (conv,) = conversations(app)
+    assert conv.status == "closed" and rc.forwards == [] and rc.returned == []
+
+
+def test_handover_to_an_owner_rocketchat_refuses_goes_to_the_team(app, rc, post, org):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    rc.set_online("u-marta", False)
+    with app.app_context():
+        from service.models import Cartera
+
+        cartera = db.session.get(Cartera, org["premium"])
+        assert cartera is not None
+        cartera.agent_id = org["marta"]
+        db.session.commit()
+        assert routing.reforward(conv.id) == "reforwarded"
+    (conv,) = conversations(app)
+    assert (conv.routed_to, conv.forwarded_to) == ("team", "department:dep-norte")
+    assert rc.forwards[-1]["departmentId"] == "dep-norte"
+    assert conv.trace["events"][-2]["event"] == "owner_unavailable"
+
+
+@pytest.fixture
+def bridge(client) -> Iterator[str]:
+    """An HTTP endpoint that hands Rocket.Chat's webhooks to the service under test, so the
+    fake's room-start webhook reaches it while the room is being opened, as in production."""
+    relay = Flask("bridge")
+
+    @relay.post("/webhooks/rocketchat")
+    def forward() -> Any:
+        answer = client.post(
+            "/webhooks/rocketchat",
+            data=request.get_data(),
+            content_type="application/json",
+            headers={
+                "X-RocketChat-Livechat-Token": request.headers.get(
+                    "X-RocketChat-Livechat-Token", ""
+                )
+            },
+        )
+        return answer.get_data(), answer.status_code
+
+    server = make_server("127.0.0.1", 0, relay, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/webhooks/rocketchat"
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_echo_of_our_own_room_start_opens_no_second_conversation(app, rc, post, org, bridge):
+    rc.settings.update(
+        Livechat_webhookUrl=bridge,
+        Livechat_secret_token=samples.ROCKETCHAT_TOKEN,
+        Livechat_webhook_on_start=True,
+    )
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    assert len(rc.webhooks_sent) == 1  # Rocket.Chat did send it, before answering
+    (conv,) = conversations(app)
+    assert conv.routed_to == "agent" and len(rc.rooms) == 1
+    with app.app_context():
+        echo = db.session.scalar(
+            sa.select(InboxMessage).where(InboxMessage.provider == "rocketchat")
+        )
+        assert echo is not None and echo.conversation_id is None
+        assert echo.status in {"processed", "ignored"}
