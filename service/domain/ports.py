@@ -86,12 +86,6 @@ class Room:
     served_by: str | None = None  # the platform's user id of the agent serving it
 
 
-class ChatPlatform(Protocol):
-    """Rocket.Chat Omnichannel as the jobs need it."""
-
-    name: str
-
-    def register_visitor(
 @dataclass(frozen=True)
 class ChatDepartment:
     """A Rocket.Chat department and the user ids of its agents."""
@@ -121,6 +115,12 @@ class ChatCustomField:
     visibility: str
 
 
+class ChatPlatform(Protocol):
+    """Rocket.Chat Omnichannel as the jobs need it."""
+
+    name: str
+
+    def register_visitor(
         self,
         token: str,
         *,
@@ -177,12 +177,6 @@ class ChatCustomField:
 
     def presence(self, agent_user_id: str) -> Presence: ...
 
-
-@dataclass(frozen=True)
-class Reply:
-    """An agent's answer, to send on the channel the conversation came from."""
-
-    reply_id: str
     # ---- set-up check and sync (``flask rocketchat check|sync``) -------------------------
     def server_version(self) -> str:
         """:raise ChatPlatformUnavailable: the server does not answer."""
@@ -217,6 +211,12 @@ class Reply:
         """Any user by id, agent or not; None when there is no such user."""
         ...
 
+
+@dataclass(frozen=True)
+class Reply:
+    """An agent's answer, to send on the channel the conversation came from."""
+
+    reply_id: str
     channel: str
     provider: str
     to: str
