@@ -100,6 +100,7 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
             "new": len(accepted.new_ids),
             "duplicates": accepted.duplicates,
             "statuses": accepted.statuses,
+            "failed": accepted.failed,
         },
     )
     return {
@@ -108,6 +109,7 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
         "duplicates": accepted.duplicates,
         "statuses": accepted.statuses,
         "ignored": accepted.ignored,
+        "failed": accepted.failed,
     }
 
 

@@ -6,12 +6,18 @@ Pure code: must not import Flask, werkzeug or the database.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.messages import Delivery, Identity, InboundMessage
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict, shape_checked
+from webhooks.inbound import (
+    InboundRequest,
+    PayloadError,
+    SignatureError,
+    as_dict,
+    load_json,
+    shape_checked,
+)
 from webhooks.signatures import same, sha256_hex
 
 PROVIDER = "rocketchat"
@@ -31,9 +37,9 @@ def _when(value: Any) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one beyond year 1..9999 in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _handles(visitor: dict[str, Any]) -> tuple[Identity, ...]:
@@ -82,10 +88,7 @@ def parse(req: InboundRequest) -> Delivery:
 
     :raise PayloadError: not JSON, or no type/room id.
     """
-    try:
-        body = json.loads(req.raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PayloadError("the body is not JSON") from None
+    body = load_json(req.raw)
     if not isinstance(body, dict) or not isinstance(body.get("type"), str):
         raise PayloadError("expected a JSON object with a 'type'")
     event = body["type"]

@@ -34,15 +34,16 @@ def signed_url(req: InboundRequest, public_base_url: str | None) -> str:
 
 
 def verify(req: InboundRequest, auth_token: str, public_base_url: str | None = None) -> None:
-    """:raise SignatureError: missing or wrong X-Twilio-Signature."""
+    """:raise SignatureError: missing or wrong X-Twilio-Signature.
+    :raise PayloadError: an unreadable form, or a field name repeated.
+    """
     signature = req.header("X-Twilio-Signature")
     if not signature:
         raise SignatureError("X-Twilio-Signature is missing")
-    params: dict[str, str] = {}
-    for key, value in req.form():
-        params.setdefault(key, value)
+    # The same mapping parse() reads (req.form() refuses a repeated name), so the fields
+    # checked here are the fields stored.
     if not RequestValidator(auth_token).validate(
-        signed_url(req, public_base_url), params, signature
+        signed_url(req, public_base_url), req.form(), signature
     ):
         raise SignatureError("X-Twilio-Signature does not match")
 
@@ -51,9 +52,9 @@ def verify(req: InboundRequest, auth_token: str, public_base_url: str | None = N
 def parse(req: InboundRequest, now: datetime | None = None) -> Delivery:
     """One message, or one status callback.
 
-    :raise PayloadError: no MessageSid or From.
+    :raise PayloadError: no MessageSid or From, or a field name repeated.
     """
-    fields = dict(req.form())
+    fields = req.form()
     sid = fields.get("MessageSid") or fields.get("SmsSid")
     arrived = now or datetime.now(UTC)
     status = fields.get("MessageStatus") or fields.get("SmsStatus")

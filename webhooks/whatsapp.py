@@ -5,12 +5,18 @@ Pure code: must not import Flask, werkzeug or the database.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage, StatusUpdate
-from webhooks.inbound import InboundRequest, PayloadError, SignatureError, as_dict, shape_checked
+from webhooks.inbound import (
+    InboundRequest,
+    PayloadError,
+    SignatureError,
+    as_dict,
+    load_json,
+    shape_checked,
+)
 from webhooks.signatures import hmac_hex, same
 
 PROVIDER = "meta"
@@ -108,8 +114,9 @@ def _message(message: dict[str, Any], value: dict[str, Any]) -> InboundMessage:
     }
     metadata = value.get("metadata") or {}
     # wa_id is the international number without "+" (Mexico's carries the old mobile "1");
-    # domain.identity turns it into E.164.
-    number = "+" + "".join(ch for ch in sender if ch.isdigit())
+    # domain.identity turns it into E.164. Anything but digits is kept as sent, never
+    # stripped into a number (it could be someone else's), so it identifies no contact.
+    number = "+" + sender if sender.isascii() and sender.isdigit() else sender
     return InboundMessage(
         channel="whatsapp",
         provider=PROVIDER,
@@ -145,10 +152,7 @@ def parse(req: InboundRequest) -> Delivery:
 
     :raise PayloadError: not a WhatsApp Business Account notification.
     """
-    try:
-        body = json.loads(req.raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PayloadError("the body is not JSON") from None
+    body = load_json(req.raw)
     if not isinstance(body, dict) or body.get("object") != "whatsapp_business_account":
         raise PayloadError("not a whatsapp_business_account notification")
     messages: list[InboundMessage] = []

@@ -16,6 +16,10 @@ PHONE: Final = "phone"
 EMAIL: Final = "email"
 
 _DIGITS = re.compile(r"\D+")
+# What a channel may put around the digits of a phone; letters are refused, not read as a
+# vanity number (phonenumbers turns "ABC" into 222), so "+1abc..." never becomes a number.
+_PHONE_TEXT = re.compile(r"\+?[\d\s().\-/]+")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class BadAddress(ValueError):
@@ -95,16 +99,42 @@ def phone_variants(e164: str) -> list[str]:
 
 def normalize_handle(kind: str, value: str, region: str) -> str:
     """Canonical value of a channel handle; phones and emails that do not parse are kept as
-    sent (lower-cased for emails) so that nothing a customer sent is lost.
+    sent (lower-cased for emails) so that nothing a customer sent is lost, and
+    ``usable_handle`` then says they identify no one.
     """
     try:
         if kind == PHONE:
+            if not _PHONE_TEXT.fullmatch(value.strip()):
+                raise BadAddress(f"{value!r} is not written as a phone number")
             return normalize_phone(value, region)
         if kind == EMAIL:
             return normalize_email(value)
     except BadAddress:
         return value.strip().lower() if kind == EMAIL else value.strip()
     return value.strip()
+
+
+def _is_e164(value: str) -> bool:
+    try:
+        return normalize_phone(value, "ZZ") == value
+    except BadAddress:
+        return False
+
+
+def usable_handle(kind: str, value: str) -> bool:
+    """Whether a stored handle (``normalize_handle``'s result) may identify a contact: a
+    valid phone in E.164, a valid email address, or any other kind when not blank."""
+    if kind == PHONE:
+        # A Brazilian line stored without its ninth digit is no longer valid on its own,
+        # but it still names a line (phone_variants): usable when one of its forms is valid.
+        return bool(_E164.fullmatch(value)) and any(_is_e164(v) for v in phone_variants(value))
+    if kind == EMAIL:
+        try:
+            normalize_email(value)
+        except BadAddress:
+            return False
+        return True
+    return bool(value.strip())
 
 
 def phone_digits(text: str) -> str:

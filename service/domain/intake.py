@@ -7,6 +7,7 @@ redelivery inserts nothing. Jobs claim a row with a compare-and-set, so it runs 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -14,6 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
 
 from service.domain import audit
@@ -21,11 +23,13 @@ from service.domain.access import require_manager
 from service.domain.actor import Actor, system_actor
 from service.domain.contacts import snapshot
 from service.domain.errors import NotFound
-from service.domain.identity import PHONE, normalize_handle, phone_variants
+from service.domain.identity import PHONE, normalize_handle, phone_variants, usable_handle
 from service.domain.messages import Delivery, Identity, InboundMessage
 from service.domain.names import clean_name, search_key
 from service.domain.pagination import Page, paginate
 from service.models import Contact, ContactIdentity, DeliveryStatus, InboxMessage, WebhookNonce
+
+log = logging.getLogger(__name__)
 
 # Stored for the record, with nothing to do: our own messages echoed back by Rocket.Chat.
 IGNORED_KINDS: Final = frozenset({"echo"})
@@ -62,6 +66,7 @@ class Accepted:
     duplicates: int = 0
     statuses: int = 0
     ignored: int = 0
+    failed: int = 0  # kept as ``failed`` rows with the reason: the database refused them
 
 
 def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
@@ -98,19 +103,77 @@ def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
     }
 
 
+# What a failed store may raise: the database's refusal (NUL in PostgreSQL text, a value out
+# of range), or the driver's before it (SQLite cannot encode a lone surrogate).
+STORE_ERRORS: Final = (SQLAlchemyError, ValueError, TypeError, ArithmeticError)
+
+
+def _refused(exc: Exception) -> bool:
+    """The row's values were refused, as opposed to the database being unreachable or the
+    session broken: those propagate, so the platform is told to retry the whole delivery."""
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, DataError | IntegrityError) and not exc.connection_invalidated
+    if isinstance(exc, SQLAlchemyError):
+        return isinstance(exc, StatementError)  # a value its column type cannot bind
+    return True
+
+
+def _ascii(text: object, limit: int) -> str:
+    """Printable ASCII any database stores, for the record of a message it refused."""
+    escaped = str(text).encode("unicode_escape").decode("ascii")
+    return escaped[:limit] or "?"
+
+
+def _failed_row(message: InboundMessage, reason: str, now: datetime) -> dict[str, Any]:
+    return {
+        "provider": _ascii(message.provider, 16),
+        "channel": _ascii(message.channel, 16),
+        "external_id": _ascii(message.external_id, 255),
+        "kind": _ascii(message.kind, 40),
+        "other_identities": [],
+        "attachments": [],
+        "payload": {"refused": reason},
+        "sent_at": now,
+        "received_at": now,
+        "updated_at": now,
+        "status": "failed",
+        "attempts": 0,
+        "last_error": reason,
+    }
+
+
+def _store(session: Session, store: Any, row: dict[str, Any]) -> int | None:
+    # A SAVEPOINT per message: a refused row rolls back alone, never its neighbours.
+    with session.begin_nested():
+        inbox_id: int | None = session.execute(store, row).scalar()
+    return inbox_id
+
+
 def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) -> Accepted:
     """Store every message and receipt of a delivery; duplicates are counted, not stored.
 
-    Runs in the caller's transaction: the webhook commits once, then enqueues ``new_ids``.
+    A message the database refuses is kept as a ``failed`` row with the reason, and the rest
+    of the delivery is stored. Runs in the caller's transaction: the webhook commits once,
+    then enqueues ``new_ids``.
     """
     new_ids: list[int] = []
-    duplicates = ignored = statuses = 0
+    duplicates = ignored = statuses = failed = 0
     store = _store_statement(session.get_bind().dialect.name)
     for message in delivery.messages:
-        row = _row(message, region, now)
-        inbox_id = session.execute(store, row).scalar()
+        try:
+            row = _row(message, region, now)
+            inbox_id = _store(session, store, row)
+        except STORE_ERRORS as exc:
+            if not _refused(exc):
+                raise
+            reason = _ascii(f"not stored: {type(exc).__name__}: {exc}".splitlines()[0], 2000)
+            log.warning("inbound message refused", extra={"reason": reason})
+            row = _failed_row(message, reason, now)
+            inbox_id = _store(session, store, row)
         if inbox_id is None:
             duplicates += 1
+        elif row["status"] == "failed":
+            failed += 1
         elif row["status"] == "ignored":
             ignored += 1
         else:
@@ -119,10 +182,10 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
         receipt = (
             insert_or_skip(session, DeliveryStatus)
             .values(
-                provider=status.provider,
+                provider=status.provider[:16],
                 message_id=status.message_id[:255],
                 status=status.status[:32],
-                recipient=status.recipient,
+                recipient=status.recipient[:320] if status.recipient else None,
                 errors=list(status.errors),
                 occurred_at=status.occurred_at,
                 received_at=now,
@@ -131,8 +194,19 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
             .returning(DeliveryStatus.id)
         )
         # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
-        statuses += session.execute(receipt).scalar() is not None
-    return Accepted(new_ids=new_ids, duplicates=duplicates, statuses=statuses, ignored=ignored)
+        try:
+            statuses += _store(session, receipt, {}) is not None
+        except STORE_ERRORS as exc:  # a receipt routes nothing: log it, keep the rest
+            if not _refused(exc):
+                raise
+            log.warning("delivery receipt refused", extra={"reason": repr(exc)[:500]})
+    return Accepted(
+        new_ids=new_ids,
+        duplicates=duplicates,
+        statuses=statuses,
+        ignored=ignored,
+        failed=failed,
+    )
 
 
 def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> bool:
@@ -177,14 +251,15 @@ def finish(
 
 
 def handles_of(row: InboxMessage) -> list[Identity]:
-    """The sender's handle first, then the other handles the platform gave."""
+    """The sender's handle first, then the other handles the platform gave; only those that
+    can identify a contact (a phone or email that does not parse stays on the row alone)."""
     handles: list[Identity] = []
     if row.sender_kind and row.sender_value:
         handles.append(Identity(row.sender_kind, row.sender_value, row.sender_raw or ""))
     for other in row.other_identities or []:
         if other.get("value") and other.get("kind"):
             handles.append(Identity(other["kind"], other["value"], other["value"]))
-    return handles
+    return [h for h in handles if usable_handle(h.kind, h.value)]
 
 
 def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
@@ -215,7 +290,8 @@ def resolve_contact(
     session: Session, row: InboxMessage, actor: Actor = INTAKE_ACTOR
 ) -> tuple[Contact | None, bool]:
     """The message's contact: found by any handle (and taught the handles it lacks), or
-    created without a cartera. Returns (contact, created); (None, False) with no handle.
+    created without a cartera. Returns (contact, created); (None, False) with no usable
+    handle: an unknown contact, whose handles stay on the inbox row only.
 
     :raise IntegrityError: another job created the same contact meanwhile (retry the job).
     """

@@ -2,7 +2,14 @@
 
 import pytest
 
-from service.domain.identity import BadAddress, normalize_email, normalize_phone, phone_digits
+from service.domain.identity import (
+    BadAddress,
+    normalize_email,
+    normalize_handle,
+    normalize_phone,
+    phone_digits,
+    usable_handle,
+)
 
 
 @pytest.mark.parametrize(
@@ -44,3 +51,25 @@ def test_bad_email_is_refused(raw):
 
 def test_phone_digits_drops_everything_else():
     assert phone_digits("+52 (55) 1234-5678") == "525512345678"
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "stored", "usable"),
+    [
+        ("phone", "+52 55 1234 5678", "+525512345678", True),
+        ("phone", "5215512345678", "+525512345678", True),
+        # letters are not vanity digits: "abc" would become 222, someone else's line
+        ("phone", "+1415abc1234", "+1415abc1234", False),
+        ("phone", "+1abc", "+1abc", False),
+        ("phone", "52155x12345678", "52155x12345678", False),
+        ("phone", "12", "12", False),
+        ("email", "Ana@Example.com", "ana@example.com", True),
+        ("email", "rosa at example", "rosa at example", False),
+        ("rocketchat", "3e9b1f0c", "3e9b1f0c", True),
+        ("rocketchat", "  ", "", False),
+    ],
+)
+def test_only_valid_channel_handles_may_identify_a_contact(kind, raw, stored, usable):
+    value = normalize_handle(kind, raw, "MX")
+    assert value == stored
+    assert usable_handle(kind, value) is usable

@@ -1,11 +1,12 @@
 """Provider modules on the real signed samples: verify, then parse to InboundMessage."""
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
 from tests import samples
-from webhooks import rocketchat, twilio, whatsapp
+from webhooks import inbound, rocketchat, twilio, whatsapp
 from webhooks.email import mailgun, postmark, sendgrid
 from webhooks.email.threading import decode_words, thread_key
 from webhooks.inbound import InboundRequest, PayloadError, SignatureError
@@ -267,3 +268,47 @@ def test_rocketchat_echo_of_our_own_message():
     )
     (message,) = rocketchat.parse(InboundRequest("u", {}, body)).messages
     assert message.kind == "echo"
+
+
+# ---- untrusted text and JSON ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("sal\x00do", "saldo"),
+        ("a\x07b\x1b[0m\x7f", "ab[0m\x7f"),
+        ("tab\tline\ncr\r", "tab\tline\ncr\r"),
+        ("lone \ud800 half", "lone \ufffd half"),
+        ("\ud83d\ude00", "😀"),  # a valid pair joins into one character
+        ("ñandú 😀", "ñandú 😀"),
+    ],
+)
+def test_clean_text_keeps_what_a_person_typed(raw, clean):
+    assert inbound.clean_text(raw) == clean
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"[" * 10_000 + b"]" * 10_000, b'{"a":' * 40 + b"1" + b"}" * 40, b"NaN", b'{"x": Infinity}'],
+)
+def test_load_json_refuses_deep_nesting_and_non_json_numbers(raw):
+    with pytest.raises(PayloadError):
+        inbound.load_json(raw)
+
+
+def test_parsers_coerce_numbers_where_text_belongs():
+    body = json.loads(samples.raw("whatsapp-text.json"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["profile"]["name"] = 42
+    value["messages"][0]["text"]["body"] = "a\x00b"
+    value["messages"][0]["id"] = 7
+    (message,) = whatsapp.parse(InboundRequest("u", {}, json.dumps(body).encode())).messages
+    assert (message.sender_name, message.text, message.external_id) == ("42", "ab", "7")
+
+
+@pytest.mark.parametrize("sent", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_rocketchat_dates_beyond_the_calendar_fall_back(sent):
+    body = json.loads(samples.raw("rocketchat/visitor-message.json"))
+    body["messages"][0]["ts"] = sent
+    body["createdAt"] = "9999-99-99"
+    (message,) = rocketchat.parse(InboundRequest("u", {}, json.dumps(body).encode())).messages
+    assert 2000 < message.sent_at.year < 3000

@@ -83,6 +83,7 @@ def test_same_delivery_twice_is_stored_and_processed_once(post):
         "duplicates": 1,
         "statuses": 0,
         "ignored": 0,
+        "failed": 0,
     }
     assert post.count(InboxMessage) == 1 and len(post.contacts()) == 1
 

@@ -5,7 +5,6 @@ Pure code: must not import Flask, werkzeug or the database.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
@@ -15,6 +14,7 @@ from webhooks.inbound import (
     PayloadError,
     SignatureError,
     form_fields,
+    load_json,
     shape_checked,
 )
 from webhooks.signatures import hmac_hex, same, sha256_hex
@@ -56,9 +56,9 @@ def parse(req: InboundRequest) -> Delivery:
         raise PayloadError("sender is missing")
     headers: dict[str, str] = {}
     try:
-        for pair in json.loads(fields.get("message-headers") or "[]"):
+        for pair in load_json(fields.get("message-headers") or "[]"):
             headers.setdefault(str(pair[0]).lower(), str(pair[1]))
-    except (ValueError, TypeError, IndexError, KeyError):
+    except (PayloadError, TypeError, IndexError, KeyError):
         headers = {}
     message_id = fields.get("Message-Id") or headers.get("message-id")
     in_reply_to = fields.get("In-Reply-To") or headers.get("in-reply-to")

@@ -8,13 +8,12 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, thread_key
-from webhooks.inbound import InboundRequest, PayloadError, as_dict, shape_checked
+from webhooks.inbound import InboundRequest, PayloadError, as_dict, load_json, shape_checked
 from webhooks.signatures import check_basic_auth
 
 PROVIDER = "postmark"
@@ -42,10 +41,7 @@ def _attachment(item: dict[str, Any]) -> Attachment:
 @shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """:raise PayloadError: not JSON, or no sender address or MessageID."""
-    try:
-        body = json.loads(req.raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PayloadError("the body is not JSON") from None
+    body = load_json(req.raw)
     if not isinstance(body, dict):
         raise PayloadError("expected a JSON object")
     sender = as_dict(body.get("FromFull"))

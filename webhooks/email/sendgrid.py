@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import json
 from datetime import UTC, datetime
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
@@ -17,6 +16,7 @@ from webhooks.inbound import (
     InboundRequest,
     PayloadError,
     decode_text,
+    load_json,
     multipart_fields,
     shape_checked,
 )
@@ -44,8 +44,8 @@ def parse(req: InboundRequest) -> Delivery:
         for f in uploads
     ]
     try:
-        charsets = json.loads(decode_text(raw.get("charsets", b"{}"), "utf-8"))
-    except ValueError:
+        charsets = load_json(decode_text(raw.get("charsets", b"{}"), "utf-8"))
+    except PayloadError:
         charsets = {}
     charsets = charsets if isinstance(charsets, dict) else {}
 
@@ -57,8 +57,8 @@ def parse(req: InboundRequest) -> Delivery:
     headers = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(field("headers"))
     name, address = split_address(field("from") or headers.get("From"))
     try:
-        envelope = json.loads(field("envelope") or "{}")
-    except ValueError:
+        envelope = load_json(field("envelope") or "{}")
+    except PayloadError:
         envelope = {}
     if not address and isinstance(envelope, dict):
         address = envelope.get("from")
