@@ -178,7 +178,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
 
     # Registers itself as app.extensions["socketio"].
     socketio = SocketIO(app, message_queue=config.redis_url, async_mode="threading")
-    live.register(socketio)
+    live.register(app, socketio)
     app.extensions["ports"] = ports or build_ports(config, socketio)
     init_request_logging(app)
     if not config.redis_url and not config.testing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -67,6 +68,43 @@ def create_user(
         db.session.rollback()
         raise click.ClickException(exc.message) from None
     click.echo(f"User {user.id} <{user.email}> created with role {role}.")
+
+
+def _user_change(email: str, change: Callable[[int], object]) -> None:
+    try:
+        change(users.find_user(db.session(), email).id)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+
+
+@users_cli.command("set-password")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def set_password(email: str, password: str) -> None:
+    """Give a user a new password; its open sessions end."""
+    actor = system_actor("cli:users")
+    _user_change(email, lambda user_id: users.set_password(db.session(), actor, user_id, password))
+    click.echo(f"Password of <{email}> changed; its sessions ended.")
+
+
+@users_cli.command("deactivate")
+@click.argument("email")
+def deactivate_user(email: str) -> None:
+    """Deactivate a user: its sessions, tokens and live connections stop."""
+    actor = system_actor("cli:users")
+    _user_change(email, lambda user_id: users.set_active(db.session(), actor, user_id, False))
+    click.echo(f"User <{email}> deactivated.")
+
+
+@users_cli.command("activate")
+@click.argument("email")
+def activate_user(email: str) -> None:
+    """Activate a user again (it signs in anew)."""
+    actor = system_actor("cli:users")
+    _user_change(email, lambda user_id: users.set_active(db.session(), actor, user_id, True))
+    click.echo(f"User <{email}> activated.")
 
 
 @tokens_cli.command("create")

@@ -103,6 +103,9 @@ class Config:
     # long a message waits before trying again when no agent is online to open a room.
     badge_in_visitor_name: bool = False
     no_agent_wait: float = 30.0
+    # Every so many seconds the sweep asks Rocket.Chat which agents are available; External
+    # Service routing names only agents seen available within three such intervals.
+    presence_interval: float = 15.0
     testing: bool = False
 
     @classmethod
@@ -157,6 +160,9 @@ class Config:
             badge_in_visitor_name=parse_boolean(env.get("CARTERAS_BADGE_IN_VISITOR_NAME")),
             no_agent_wait=parse_int(
                 env.get("CARTERAS_NO_AGENT_WAIT"), 30, name="CARTERAS_NO_AGENT_WAIT"
+            ),
+            presence_interval=parse_int(
+                env.get("CARTERAS_PRESENCE_INTERVAL"), 15, name="CARTERAS_PRESENCE_INTERVAL"
             ),
         )
         config.validate()

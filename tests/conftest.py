@@ -17,6 +17,7 @@ from flask_migrate import upgrade
 from service.app import create_app
 from service.config import Config
 from service.extensions import db
+from service.ui.auth import throttle
 from tests import isolation, samples
 from tests.factories import Make
 from tests.isolation import REQUIRE_SERVICES
@@ -94,6 +95,7 @@ class Backend:
         self.name, self.app, self.template, self.file = name, app, template, file
 
     def reset(self) -> None:
+        throttle(self.app).reset()  # sign-in attempts counted by earlier tests
         with self.app.app_context():
             db.session.remove()
             if self.name == "sqlite":

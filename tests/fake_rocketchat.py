@@ -871,9 +871,14 @@ class FakeRocketChat:
         fields = ("_id", "username", "name", "status", "statusLivechat", "emails", "livechat")
         deps = self.departments.items()
         member = {u: sorted(d for d, o in deps if u in o["agents"]) for u in self.users}
+        agents = sorted(self.agents.values(), key=lambda u: u["name"])
+        if request.args.get("onlyAvailable") == "true":
+            agents = [u for u in agents if u.get("statusLivechat") == "available"]
+        if request.args.get("showIdleAgents") == "false":
+            agents = [u for u in agents if u.get("status") != "offline"]
         items = [
             {k: u[k] for k in fields if k in u} | {"departments": member[u["_id"]]}
-            for u in sorted(self.agents.values(), key=lambda u: u["name"])
+            for u in agents
         ]
         return self._page(items, "users")
 

@@ -90,6 +90,9 @@ class RecordingChatPlatform:
         self._record("return_to_queue", room_id=room_id, department_id=department_id)
         return True
 
+    def available_agents(self) -> frozenset[str] | None:
+        return None
+
     def presence(self, agent_user_id: str) -> Presence:
         # Nothing to ask: the owner counts as available, and the trace says why.
         return Presence(available=True, source="recording")

@@ -260,6 +260,15 @@ class RocketChatClient:
             raise
         return bool(answer.get("result"))
 
+    def available_agents(self) -> frozenset[str] | None:
+        # GET livechat/users/agent?onlyAvailable=true&showIdleAgents=false (users.ts
+        # findAgents): statusLivechat "available" and status not offline, what
+        # findOneOnlineAgentByUserList asks of an External Service answer.
+        found = self._pages(
+            "livechat/users/agent", "users", onlyAvailable="true", showIdleAgents="false"
+        )
+        return frozenset(str(u.get("_id")) for u in found)
+
     def presence(self, agent_user_id: str) -> Presence:
         try:
             answer = self._get(f"livechat/users/agent/{urllib.parse.quote(agent_user_id)}")

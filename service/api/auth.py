@@ -23,7 +23,7 @@ def load_actor() -> None:
         )
     actor = authenticate(db.session(), token.strip())
     if actor is None:
-        raise Unauthenticated("The API token is unknown or revoked.")
+        raise Unauthenticated("The API token is unknown or revoked, or its user is inactive.")
     g.actor = actor.with_request(g.get("request_id"))
 
 

@@ -48,6 +48,8 @@ class InboxOut(Schema):
     status = fields.String()
     attempts = fields.Integer()
     last_error = fields.String(allow_none=True)
+    # status "waiting": Rocket.Chat asked to wait (last_error says why) until this time
+    not_before = fields.DateTime(allow_none=True)
     processed_at = fields.DateTime(allow_none=True)
     contact_id = fields.Integer(allow_none=True)
 

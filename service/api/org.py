@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from service.api import live
 from service.api.auth import current_actor
 from service.api.schemas import (
     AgentArgs,
@@ -103,6 +104,7 @@ def get_agent(agent_id: int) -> Agent:
 def update_agent(data: dict[str, Any], agent_id: int) -> Agent:
     agent = org.update_agent(db.session(), current_actor(), agent_id, data)
     db.session.commit()
+    live.recheck_now()  # deactivated or moved between teams: its live rooms follow at once
     return agent
 
 
@@ -135,5 +137,6 @@ def handover_agent(data: dict[str, Any], agent_id: int, dry_run: bool) -> handov
         return plan
     handover.apply(db.session(), actor, plan)
     db.session.commit()
+    live.recheck_now()
     enqueue_reforwards(plan.conversation_ids)
     return plan

@@ -8,6 +8,7 @@ identical requests at once: the answer is read-only and cheap.
 from __future__ import annotations
 
 import hmac
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app, request
@@ -38,13 +39,21 @@ class ExternalAnswer(Schema):
 @bp.doc(security=[])
 def external_service(departmentId: str | None, ignoreAgentId: str | None) -> dict[str, Any]:  # noqa: N803
     """The agent Rocket.Chat should give the chat to: ``{"_id", "username"}``, or ``{}`` when
-    there is nobody to name (Rocket.Chat then keeps the chat queued)."""
+    there is nobody available to name (Rocket.Chat then refuses the room with
+    ``no-agent-online``: routing/External.ts)."""
     secret = current_app.config["CARTERAS"].rocketchat_routing_token
     if not secret:
         raise ServiceUnavailable("ROCKETCHAT_ROUTING_TOKEN is not configured.")
     given = request.headers.get("X-RocketChat-Secret-Token", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
         raise Unauthorized("X-RocketChat-Secret-Token is missing or wrong.")
-    choice = external_choice(db.session(), departmentId, ignoreAgentId, utcnow())
+    config = current_app.config["CARTERAS"]
+    choice = external_choice(
+        db.session(),
+        departmentId,
+        ignoreAgentId,
+        utcnow(),
+        presence_age=timedelta(seconds=3 * config.presence_interval),
+    )
     db.session.rollback()
     return {"id": choice[0], "username": choice[1]} if choice else {}

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select, true, update
 from sqlalchemy.orm import Session
 
+from service.domain import presence
 from service.domain.access import visible_carteras
 from service.domain.actor import Actor
 from service.domain.errors import NotFound
@@ -324,25 +325,29 @@ def external_choice(
     ignore_user_id: str | None,
     now: datetime,
     window: timedelta = timedelta(minutes=2),
+    presence_age: timedelta = timedelta(seconds=45),
 ) -> tuple[str, str] | None:
     """Rocket.Chat's External Service routing asks only "which agent, for this department?".
 
     Answer with the owner of the newest conversation routed to its owner in that department
-    that nobody took yet (the chat Rocket.Chat is placing is almost always that one); else the
-    least busy active agent of the department's team. None when there is nobody to name.
-    Reads the database only: Rocket.Chat itself re-checks that the agent is online.
+    that nobody took yet and whose wait has not run out (the chat Rocket.Chat is placing is
+    almost always that one); else the least busy agent of the department's team. Only
+    agents Rocket.Chat showed available within *presence_age* are named (domain/presence.py):
+    Rocket.Chat uses an answer only when it names an online agent. None when nobody fits.
     """
     linked = Agent.rocketchat_user_id.is_not(None) & Agent.rocketchat_username.is_not(None)
+    available = presence.available_now(now, presence_age)
     stmt = (
         select(Agent.rocketchat_user_id, Agent.rocketchat_username)
         .join(Conversation, Conversation.agent_id == Agent.id)
         .where(
             linked,
-            Agent.active.is_(True),
+            available,
             Conversation.status == "open",
             Conversation.routed_to == "agent",
             Conversation.taken_at.is_(None),
             Conversation.opened_at >= now - window,
+            Conversation.owner_deadline_at.is_(None) | (Conversation.owner_deadline_at > now),
         )
         .order_by(Conversation.opened_at.desc())
         .limit(1)
@@ -362,11 +367,19 @@ def external_choice(
         .correlate(Agent)
         .scalar_subquery()
     )
+    # an owner who let a chat wait past its deadline is not offered the team's chats either
+    timed_out = select(Conversation.agent_id).where(
+        Conversation.status == "open",
+        Conversation.routed_to == "agent",
+        Conversation.taken_at.is_(None),
+        Conversation.owner_deadline_at <= now,
+        Conversation.agent_id.is_not(None),
+    )
     team_ids = select(Team.id).where(Team.rocketchat_department_id == department_id)
     members = select(agent_teams.c.agent_id).where(agent_teams.c.team_id.in_(team_ids))
     stmt = (
         select(Agent.rocketchat_user_id, Agent.rocketchat_username)
-        .where(linked, Agent.active.is_(True), Agent.id.in_(members))
+        .where(linked, available, Agent.id.in_(members), Agent.id.not_in(timed_out))
         .order_by(load, Agent.id)
         .limit(1)
     )

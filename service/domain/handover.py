@@ -12,7 +12,7 @@ from service.domain import audit
 from service.domain.access import require_manager
 from service.domain.actor import Actor
 from service.domain.errors import Invalid, NotFound
-from service.domain.org import get_agent
+from service.domain.org import end_agent_sessions, get_agent
 from service.models import Agent, Cartera, Conversation
 
 OpenConversations = Literal["reforward", "leave"]
@@ -124,8 +124,9 @@ def apply(session: Session, actor: Actor, handover: HandoverPlan) -> HandoverPla
     for cartera in session.scalars(select(Cartera).where(Cartera.id.in_(ids))):
         cartera.agent_id = handover.to_agent_id
     agent = get_agent(session, handover.agent_id)
-    if handover.deactivate_agent:
+    if handover.deactivate_agent and agent.active:
         agent.active = False
+        end_agent_sessions(session, agent.id)
     session.flush()
     audit.record(
         session,

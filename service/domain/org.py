@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
@@ -208,12 +208,24 @@ def create_agent(session: Session, actor: Actor, data: Mapping[str, Any]) -> Age
     return agent
 
 
+def end_agent_sessions(session: Session, agent_id: int) -> None:
+    """An agent made inactive: its users' sessions end, so reactivating the agent later does
+    not revive them (while it is inactive, ``users.actor_for`` already refuses them)."""
+    session.execute(
+        update(User)
+        .where(User.agent_id == agent_id)
+        .values(session_version=User.session_version + 1)
+    )
+
+
 def update_agent(session: Session, actor: Actor, agent_id: int, data: Mapping[str, Any]) -> Agent:
     """:raise NotFound: no such agent. :raise Invalid: leaving the team of one of its carteras."""
     require_manager(actor)
     agent = get_agent(session, agent_id)
     before = agent_snapshot(agent)
     _apply_agent(session, agent, data)
+    if before["active"] and not agent.active:
+        end_agent_sessions(session, agent.id)
     if "team_ids" in data:
         team_ids = {t.id for t in agent.teams}
         stranded = list(

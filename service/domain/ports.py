@@ -177,6 +177,11 @@ class ChatPlatform(Protocol):
 
     def presence(self, agent_user_id: str) -> Presence: ...
 
+    def available_agents(self) -> frozenset[str] | None:
+        """User ids of the agents who can take a chat now; None when the platform cannot
+        tell (the recording stand-in)."""
+        ...
+
     # ---- set-up check and sync (``flask rocketchat check|sync``) -------------------------
     def server_version(self) -> str:
         """:raise ChatPlatformUnavailable: the server does not answer."""

@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from service.domain import audit
 from service.domain.access import require_admin
-from service.domain.actor import ROLES, Actor
-from service.domain.errors import NotFound
+from service.domain.actor import Actor
+from service.domain.errors import Invalid, NotFound
 from service.domain.names import clean_name
-from service.domain.users import check_role
+from service.domain.org import get_agent
+from service.domain.users import actor_for, check_role, end_sessions
 from service.models import ApiToken, User
 from service.models.types import utcnow
 
@@ -37,12 +38,14 @@ def issue_token(
 ) -> IssuedToken:
     """Create an API user named *name* with *role* and one token for it.
 
-    :raise Invalid: unknown role; an agent token without an existing agent.
+    :raise Invalid: unknown role; an agent token without an existing, active agent.
     :raise Forbidden: the actor is not an admin.
     """
     require_admin(actor)
     name = clean_name(name)
     check_role(session, role, agent_id)
+    if agent_id is not None and not get_agent(session, agent_id).active:
+        raise Invalid.field("agent_id", f"the agent {agent_id} is inactive")
     user = User(name=name, role=role, agent_id=agent_id, active=True)
     session.add(user)
     secret = PREFIX + secrets.token_urlsafe(32)
@@ -62,21 +65,24 @@ def issue_token(
 
 
 def authenticate(session: Session, raw: str) -> Actor | None:
-    """The actor behind a bearer token, or None when it is unknown, revoked or inactive."""
+    """The actor behind a bearer token, or None when it is unknown, revoked, or its user may
+    not act (``users.actor_for``: inactive user, inactive or missing agent)."""
     if not raw.startswith(PREFIX):
         return None
+    return token_actor(session, hash_token(raw))
+
+
+def token_actor(session: Session, token_hash: str) -> Actor | None:
+    """``authenticate`` by the token's hash: live connections re-check with it, so the
+    token itself is not kept in memory."""
     row = session.execute(
         select(ApiToken, User)
         .join(User, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == hash_token(raw))
+        .where(ApiToken.token_hash == token_hash)
     ).first()
-    if row is None:
+    if row is None or row[0].revoked_at is not None:
         return None
-    token, user = row
-    if token.revoked_at is not None or not user.active:
-        return None
-    role = next(r for r in ROLES if r == user.role)
-    return Actor(user_id=user.id, name=user.name, role=role, agent_id=user.agent_id)
+    return actor_for(row[1])
 
 
 def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:
@@ -92,6 +98,7 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
         raise NotFound(f"Token {token_id} does not exist.", {"token_id": token_id})
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        end_sessions(token.user)
         session.flush()
         audit.record(
             session,

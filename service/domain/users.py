@@ -1,4 +1,5 @@
-"""People who sign in to the web pages: create them, check their password.
+"""People who sign in to the web pages: create them, check their password, end their
+sessions; and the one rule of who may act at all (``actor_for``), used by every edge.
 
 Passwords are hashed with scrypt (hashlib, a standard memory-hard KDF) and a random salt;
 the plain text is never kept.
@@ -108,12 +109,21 @@ def create_user(
     return user
 
 
+def _sign_in_address(email: str) -> str:
+    try:
+        return normalize_email(email)
+    except BadAddress:
+        return email.strip().lower()
+
+
+def email_fingerprint(email: str) -> str:
+    """A short hash naming a sign-in email in logs and throttling keys, never the address."""
+    return hashlib.sha256(_sign_in_address(email).encode()).hexdigest()[:16]
+
+
 def check_password(session: Session, email: str, password: str) -> User | None:
     """The active user with this email and password, else None (same work either way)."""
-    try:
-        address = normalize_email(email)
-    except BadAddress:
-        address = email.strip().lower()
+    address = _sign_in_address(email)
     user = session.scalar(select(User).where(func.lower(User.email) == address))
     stored = user.password_hash if user is not None and user.active else None
     # Hash even for unknown users so the answer time does not reveal who exists.
@@ -121,11 +131,108 @@ def check_password(session: Session, email: str, password: str) -> User | None:
     return user if ok and stored else None
 
 
-def actor_of(user: User, request_id: str | None = None) -> Actor:
+def actor_for(user: User | None, request_id: str | None = None) -> Actor | None:
+    """Who *user* acts as, or None when it may not act at all: the user is missing or
+    inactive, or it is an agent's user and that agent is missing or inactive.
+
+    The one access rule of every edge (API tokens, signed-in pages, exports, live
+    connections), checked on every request, so a deactivation takes effect at once.
+    """
+    if user is None or not user.active:
+        return None
+    if user.agent_id is not None and (user.agent is None or not user.agent.active):
+        return None
     role = next(r for r in ROLES if r == user.role)
     return Actor(
         user_id=user.id, name=user.name, role=role, agent_id=user.agent_id, request_id=request_id
     )
+
+
+def session_actor(
+    session: Session, user_id: int, session_version: int, request_id: str | None = None
+) -> Actor | None:
+    """The actor of a signed-in session made at *session_version*, or None when the session
+    was ended since (sign-out, password change, deactivation) or the user may not act."""
+    user = session.get(User, user_id)
+    if user is None or user.session_version != session_version:
+        return None
+    return actor_for(user, request_id)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of *user*: their ids carry the old version and stop matching."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def sign_out(session: Session, user_id: int) -> None:
+    """Signing out ends all of the user's sessions, on every device."""
+    user = session.get(User, user_id)
+    if user is not None:
+        end_sessions(user)
+        session.flush()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    """:raise NotFound: no such user."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"User {user_id} does not exist.", {"user_id": user_id})
+    return user
+
+
+def find_user(session: Session, email: str) -> User:
+    """:raise NotFound: no user signs in with this email."""
+    address = _sign_in_address(email)
+    user = session.scalar(select(User).where(func.lower(User.email) == address))
+    if user is None:
+        raise NotFound(f"No user has the email {address}.", {"email": address})
+    return user
+
+
+def set_password(session: Session, actor: Actor, user_id: int, password: str) -> User:
+    """Give *user_id* a new password and end its sessions.
+
+    :raise Forbidden: the actor is not an admin.
+    :raise NotFound: no such user.
+    :raise Invalid: the password is too short.
+    """
+    require_admin(actor)
+    user = get_user(session, user_id)
+    if len(password) < MIN_PASSWORD:
+        raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
+    user.password_hash = hash_password(password)
+    end_sessions(user)
+    session.flush()
+    audit.record(
+        session, actor, "updated", "user", user.id, user.name, after={"password": "changed"}
+    )
+    return user
+
+
+def set_active(session: Session, actor: Actor, user_id: int, active: bool) -> User:
+    """Activate or deactivate a user; deactivating ends its sessions (and its tokens stop).
+
+    :raise Forbidden: the actor is not an admin.
+    :raise NotFound: no such user.
+    """
+    require_admin(actor)
+    user = get_user(session, user_id)
+    if user.active == active:
+        return user
+    user.active = active
+    end_sessions(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "activated" if active else "deactivated",
+        "user",
+        user.id,
+        user.name,
+        before={"active": not active},
+        after={"active": active},
+    )
+    return user
 
 
 _DUMMY = hash_password("carteras-timing-equalizer")

@@ -13,9 +13,19 @@ from service.extensions import Base
 from service.models.types import BigId, UTCDateTime, utcnow
 
 # pending: stored, waiting for a worker (the sweeper re-enqueues it if it waits too long);
-# queued: a try failed and the queue will retry it; processing: a job owns it;
+# queued: a try failed and the queue will retry it; waiting: Rocket.Chat asked to wait (its
+# rate limit, or no agent online) until ``not_before``, without using up the retries;
+# processing: a job owns it;
 # processed / failed: done; ignored: stored for the record, nothing to do (echoes).
-INBOX_STATUSES = ("pending", "queued", "processing", "processed", "failed", "ignored")
+INBOX_STATUSES = (
+    "pending",
+    "queued",
+    "waiting",
+    "processing",
+    "processed",
+    "failed",
+    "ignored",
+)
 
 
 class InboxMessage(Base):
@@ -58,6 +68,8 @@ class InboxMessage(Base):
     )
     # The id this message was posted under in Rocket.Chat (set once: never posted twice).
     rc_message_id: Mapped[str | None] = mapped_column(String(64))
+    # waiting: Rocket.Chat asked us to wait (rate limit, no agent online) until then.
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DeliveryStatus(Base):

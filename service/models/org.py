@@ -45,6 +45,10 @@ class Agent(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Open conversations routed to the agent beyond which its carteras go to the team.
     max_open_chats: Mapped[int | None] = mapped_column(Integer)
+    # Rocket.Chat availability as last seen by the presence refresh (jobs/presence.py):
+    # External Service routing names only agents seen available lately.
+    rc_available: Mapped[bool | None] = mapped_column(Boolean)
+    rc_presence_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -55,6 +55,7 @@ def init_ui(app: Flask) -> None:
     login.login_message = None
     login.user_loader(auth.load_user)
     app.register_blueprint(bp)
+    auth.init_throttling(app)
     # Security headers on every response, the API's and /docs' too (registered before us).
     init_headers(app)
 

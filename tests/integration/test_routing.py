@@ -343,8 +343,16 @@ def external(app, monkeypatch):
     )
 
 
+def refresh_presence(app):
+    from service.jobs.presence import refresh_presence
+
+    with app.app_context():
+        return refresh_presence()
+
+
 def test_external_routing_names_the_owner_of_the_waiting_chat(app, rc, client, post, org, external):
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    assert refresh_presence(app) == 2
     answer = routing_get(client, "?departmentId=dep-norte")
     assert answer.status_code == 200 and answer.json == {"_id": "u-luis", "username": "luis"}
     # Rocket.Chat wants someone else (a transfer): the least busy team mate
@@ -361,3 +369,37 @@ def test_external_routing_checks_its_token(client, app, monkeypatch, external):
         app.config, "CARTERAS", config.with_overrides(rocketchat_routing_token=None)
     )
     assert routing_get(client).status_code == 503
+
+
+def test_external_routing_names_only_agents_rocketchat_shows_available(
+    app, rc, client, post, org, external
+):
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    assert routing_get(client, "?departmentId=dep-norte").json == {}  # presence never seen
+    rc.set_online("u-luis", False)
+    assert refresh_presence(app) == 1
+    # the owner is offline: Rocket.Chat would refuse him, so his team mate is named
+    assert routing_get(client, "?departmentId=dep-norte").json == {
+        "_id": "u-marta",
+        "username": "marta",
+    }
+    rc.set_online("u-marta", False)
+    refresh_presence(app)
+    assert routing_get(client, "?departmentId=dep-norte").json == {}
+
+
+def test_external_routing_skips_an_owner_whose_wait_ran_out(
+    app, rc, client, post, coordinator, org, external, now_clock
+):
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    refresh_presence(app)
+    assert routing_get(client, "?departmentId=dep-norte").json["username"] == "luis"
+    now_clock.current += timedelta(seconds=31)
+    # the fallback has not run yet, but Luis let the chat wait: the team mate is named
+    with app.app_context():
+        from service.domain.conversations import external_choice
+
+        assert external_choice(
+            db.session(), "dep-norte", None, now_clock.current, presence_age=timedelta(days=1)
+        ) == ("u-marta", "marta")
