@@ -102,8 +102,13 @@ def _account_key() -> str:
     return f"account:{users.email_fingerprint(email)}" if email.strip() else ""
 
 
+def _client() -> str:
+    """The client address as a short hash: limiter keys and logs never show the address."""
+    return hashlib.sha256(get_remote_address().encode()).hexdigest()[:16]
+
+
 def _address_key() -> str:
-    return f"address:{get_remote_address()}"
+    return f"address:{_client()}"
 
 
 def _failed(_response: Response) -> bool:
@@ -112,8 +117,7 @@ def _failed(_response: Response) -> bool:
 
 
 def _attempt_extra() -> dict[str, str]:
-    client = hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    return {"account": users.email_fingerprint(request.form.get("email", "")), "client": client}
+    return {"account": users.email_fingerprint(request.form.get("email", "")), "client": _client()}
 
 
 @bp.route("/ingresar", methods=["GET", "POST"])
