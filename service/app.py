@@ -128,7 +128,7 @@ def _sweep_in_process(app: Flask) -> None:
         with lock:
             if not started.is_set():
                 started.set()
-                sweeper.start_in_background(app, 15.0)
+                sweeper.start_in_background(app, app.config["CARTERAS"].sweep_interval)
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -214,31 +213,24 @@ def inbox_replay(inbox_ids: tuple[int, ...], all_failed: bool) -> None:
 @with_appcontext
 @click.option(
     "--sweep-every",
-    default=30.0,
-    show_default=True,
-    help="Seconds between requeue sweeps of pending messages (0 = none).",
+    type=float,
+    default=None,
+    help="Seconds between requeue sweeps (default CARTERAS_SWEEP_INTERVAL; 0 = none).",
 )
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 @click.argument("queues", nargs=-1)
-def worker(queues: tuple[str, ...], sweep_every: float, burst: bool) -> None:
-    """Run an RQ worker inside the app (needs REDIS_URL), with a periodic requeue sweep."""
-    from redis import Redis
-    from rq import Worker
+def worker(queues: tuple[str, ...], sweep_every: float | None, burst: bool) -> None:
+    """Run an RQ worker inside the app (needs REDIS_URL), with a periodic requeue sweep; it
+    outlives Redis and database restarts and stops on SIGTERM/SIGINT."""
+    from service.jobs.worker import run_worker
 
-    url = current_app.config["CARTERAS"].redis_url
-    if not url:
+    if not current_app.config["CARTERAS"].redis_url:
         raise click.ClickException(
             "REDIS_URL is not set; the embedded default runs jobs in-process."
         )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     names = list(queues) or ["routing", "relay", "imports", "default"]
-    stop = threading.Event()
-    if sweep_every > 0:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        stop = sweeper.start_in_background(app, sweep_every)
-    try:
-        Worker(names, connection=Redis.from_url(url)).work(with_scheduler=not burst, burst=burst)
-    finally:
-        stop.set()
+    run_worker(app, names, burst=burst, sweep_every=sweep_every)
 
 
 def register_cli(app: Flask) -> None:

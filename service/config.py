@@ -50,6 +50,19 @@ def parse_intervals(value: str | None) -> tuple[int, ...]:
     return intervals
 
 
+def parse_seconds(value: str | None, default: float, *, name: str) -> float:
+    """A positive number of seconds (``"2.5"``); unset -> *default*."""
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")
+    return seconds
+
+
 def normalize_database_url(url: str | None) -> str | None:
     """``postgres://`` and driverless ``postgresql://`` URLs use psycopg 3, the driver we ship."""
     if url is None:
@@ -98,6 +111,12 @@ class Config:
     smtp_starttls: bool = True
     # Seconds between job retries (exponential by default); then the message is "failed".
     retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
+    # The sweep (service/jobs/sweeper.py): every sweep_interval seconds it enqueues rows left
+    # pending past pending_grace, and rows whose job stopped renewing its processing_lease
+    # (the worker died): such a row is taken again within lease + interval (40 s by default).
+    sweep_interval: float = 10.0
+    pending_grace: float = 30.0
+    processing_lease: float = 30.0
     secure_cookies: bool = False
     # Rocket.Chat: also put the badge in the visitor's display name (the sidebar), and how
     # long a message waits before trying again when no agent is online to open a room.
@@ -156,6 +175,15 @@ class Config:
             smtp_from=opt("SMTP_FROM"),
             smtp_starttls=parse_boolean(env.get("SMTP_STARTTLS"), default=True),
             retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
+            sweep_interval=parse_seconds(
+                env.get("CARTERAS_SWEEP_INTERVAL"), 10.0, name="CARTERAS_SWEEP_INTERVAL"
+            ),
+            pending_grace=parse_seconds(
+                env.get("CARTERAS_PENDING_GRACE"), 30.0, name="CARTERAS_PENDING_GRACE"
+            ),
+            processing_lease=parse_seconds(
+                env.get("CARTERAS_PROCESSING_LEASE"), 30.0, name="CARTERAS_PROCESSING_LEASE"
+            ),
             secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
             badge_in_visitor_name=parse_boolean(env.get("CARTERAS_BADGE_IN_VISITOR_NAME")),
             no_agent_wait=parse_int(

@@ -42,7 +42,9 @@ class RQJobQueue:
         connection = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         return cls(connection, **options)  # type: ignore[arg-type]
 
-    def enqueue(self, queue: str, function: str, *args: object, job_id: str) -> bool:
+    def enqueue(
+        self, queue: str, function: str, *args: object, job_id: str, replace_started: bool = False
+    ) -> bool:
         q = Queue(
             queue, connection=self.connection, is_async=self.is_async, default_timeout=self.timeout
         )
@@ -63,7 +65,7 @@ class RQJobQueue:
                     )
                     return True
                 except DuplicateJobError:
-                    if not self._forget_if_done(job_id):
+                    if not self._forget_if_done(job_id, started_too=replace_started):
                         return False
             return False
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
@@ -80,13 +82,16 @@ class RQJobQueue:
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise QueueUnavailable(str(exc)) from exc
 
-    def _forget_if_done(self, job_id: str) -> bool:
-        """A finished or failed job with this id may be replaced; a live one may not."""
+    def _forget_if_done(self, job_id: str, *, started_too: bool = False) -> bool:
+        """A finished or failed job with this id may be replaced; a live one may not, unless
+        *started_too*: the caller knows a started one is dead (RQ itself notices only when the
+        execution heartbeat expires, 90 s or more later, at its next registry cleanup)."""
         try:
             job = Job.fetch(job_id, connection=self.connection)
         except NoSuchJobError:
             return True
-        if job.get_status(refresh=True) in DONE:
+        status = job.get_status(refresh=True)
+        if status in DONE or (started_too and status == JobStatus.STARTED):
             job.delete()
             return True
         return False

@@ -240,6 +240,21 @@ def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None
     return session.get(InboxMessage, inbox_id, populate_existing=True)
 
 
+def renew_lease(session: Session, inbox_id: int, attempt: int, now: datetime) -> bool:
+    """Extend the job's hold on a row it claimed (attempt = the row's ``attempts`` after the
+    claim); False when the row is no longer this attempt's (the sweeper took it back)."""
+    result = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.id == inbox_id,
+            InboxMessage.status == "processing",
+            InboxMessage.attempts == attempt,
+        )
+        .values(claimed_at=now)
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
 def finish(
     session: Session, row: InboxMessage, status: str, now: datetime, error: str | None = None
 ) -> None:
@@ -342,23 +357,23 @@ def resolve_contact(
 
 def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timedelta) -> list[int]:
     """Rows to enqueue again: pending past *grace* (Redis was down, or the process died
-    between commit and enqueue), or processing past *lease* (the worker died mid-job)."""
-    rows = session.scalars(
-        select(InboxMessage.id)
-        .where(
-            ((InboxMessage.status == "pending") & (InboxMessage.received_at <= now - grace))
-            | ((InboxMessage.status == "processing") & (InboxMessage.claimed_at <= now - lease))
+    between commit and enqueue), or processing with a lease not renewed for *lease* (the
+    worker died mid-job). Nobody holds any of them: the processing ones go back to pending
+    in one compare-and-set, so a lease renewed meanwhile keeps its row."""
+    abandoned = session.scalars(
+        update(InboxMessage)
+        .where(InboxMessage.status == "processing", InboxMessage.claimed_at <= now - lease)
+        .values(status="pending", updated_at=now)
+        .returning(InboxMessage.id)
+    ).all()
+    pending = session.scalars(
+        select(InboxMessage.id).where(
+            InboxMessage.status == "pending",
+            InboxMessage.received_at <= now - grace,
+            InboxMessage.id.not_in(abandoned),
         )
-        .order_by(InboxMessage.id)
-    )
-    ids = list(rows)
-    if ids:
-        session.execute(
-            update(InboxMessage)
-            .where(InboxMessage.id.in_(ids), InboxMessage.status == "processing")
-            .values(status="pending", updated_at=now)
-        )
-    return ids
+    ).all()
+    return sorted([*pending, *abandoned])
 
 
 def failed_ids(session: Session) -> list[int]:

@@ -17,8 +17,14 @@ class QueueUnavailable(Exception):
 
 
 class JobQueue(Protocol):
-    def enqueue(self, queue: str, function: str, *args: object, job_id: str) -> bool:
+    def enqueue(
+        self, queue: str, function: str, *args: object, job_id: str, replace_started: bool = False
+    ) -> bool:
         """Queue ``function(*args)``; False when a job with *job_id* already exists.
+
+        With *replace_started* the caller knows nobody holds the work (the sweeper: its row is
+        pending, or its lease lapsed), so a job still marked as started under *job_id* died
+        and is replaced instead of counted as existing.
 
         :raise QueueUnavailable: the queue backend cannot be reached.
         """

@@ -11,8 +11,11 @@ from service.jobs.runtime import ports
 log = logging.getLogger(__name__)
 
 
-def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
+def enqueue_inbox(inbox_ids: Sequence[int], *, replace_started: bool = False) -> int:
     """Queue one routing job per inbox row; returns how many new jobs were queued.
+
+    *replace_started* (the sweeper): nobody holds these rows, so a job still marked as
+    started under their id died with its worker and is replaced.
 
     When the queue is down the rows stay ``pending`` and the sweeper enqueues them later,
     so the caller (a webhook that already committed) still answers 200.
@@ -21,7 +24,11 @@ def enqueue_inbox(inbox_ids: Sequence[int]) -> int:
     for inbox_id in inbox_ids:
         try:
             fresh = ports().jobs.enqueue(
-                "routing", "service.jobs.intake.process_inbox", inbox_id, job_id=f"inbox-{inbox_id}"
+                "routing",
+                "service.jobs.intake.process_inbox",
+                inbox_id,
+                job_id=f"inbox-{inbox_id}",
+                replace_started=replace_started,
             )
         except QueueUnavailable as exc:
             log.warning(

@@ -14,21 +14,30 @@ from service.domain import conversations, intake, outbound
 from service.domain.ports import QueueUnavailable
 from service.extensions import db
 from service.jobs.enqueue import enqueue_inbox, enqueue_replies
-from service.jobs.runtime import ports
+from service.jobs.runtime import ports, settings
 from service.models.types import utcnow
 
-GRACE = timedelta(seconds=30)
-LEASE = timedelta(minutes=10)
+log = logging.getLogger("carteras.sweeper")
 
 
-def requeue_stale(grace: timedelta = GRACE, lease: timedelta = LEASE) -> tuple[int, int]:
-    """Enqueue every row left pending past *grace*, or processing past *lease*.
+def requeue_stale(
+    grace: timedelta | None = None, lease: timedelta | None = None
+) -> tuple[int, int]:
+    """Enqueue every row left pending past *grace*, or processing with a lease not renewed
+    for *lease* (defaults: ``CARTERAS_PENDING_GRACE``, ``CARTERAS_PROCESSING_LEASE``).
 
     Returns (found, enqueued); the difference stays pending when the queue is down.
     """
-    ids = intake.stale_ids(db.session(), utcnow(), grace=grace, lease=lease)
+    config = settings()
+    ids = intake.stale_ids(
+        db.session(),
+        utcnow(),
+        grace=timedelta(seconds=config.pending_grace) if grace is None else grace,
+        lease=timedelta(seconds=config.processing_lease) if lease is None else lease,
+    )
     db.session.commit()
-    return len(ids), enqueue_inbox(ids)
+    # Nobody holds these rows, so a job still marked as started under their id is dead.
+    return len(ids), enqueue_inbox(ids, replace_started=True)
 
 
 def fallback_overdue() -> int:
@@ -69,21 +78,32 @@ def replay(inbox_ids: Sequence[int] | None = None) -> tuple[int, int]:
 
 def run_every(app: Flask, seconds: float, stop: threading.Event) -> None:
     """Sweep every *seconds* until *stop* is set (the worker's thread, or the web process's
-    on the embedded default, where no worker runs)."""
-    log = logging.getLogger("carteras.sweeper")
+    on the embedded default, where no worker runs). A database or Redis outage never ends
+    the loop: it is logged once when it starts and once when it is over."""
+    failing = False
     while not stop.wait(seconds):
         try:
             with app.app_context():
                 found, enqueued, fallbacks = sweep()
-            if found or fallbacks:
-                log.info(
-                    "sweep", extra={"found": found, "enqueued": enqueued, "fallbacks": fallbacks}
+        except Exception as exc:
+            if not failing:
+                log.warning(
+                    "sweep failed; retrying every %s s",
+                    seconds,
+                    exc_info=True,
+                    extra={"error": repr(exc)[:300]},
                 )
-        except Exception:
-            log.exception("sweep failed")
+            failing = True
+            continue
+        if failing:
+            log.info("sweep working again")
+            failing = False
+        if found or fallbacks:
+            log.info("sweep", extra={"found": found, "enqueued": enqueued, "fallbacks": fallbacks})
 
 
 def start_in_background(app: Flask, seconds: float) -> threading.Event:
+    """Sweep every *seconds* in a daemon thread; set the returned event to stop it."""
     stop = threading.Event()
     threading.Thread(
         target=run_every, args=(app, seconds, stop), daemon=True, name="carteras-sweeper"

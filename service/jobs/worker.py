@@ -1,0 +1,334 @@
+"""The worker process: an RQ worker kept alive through Redis and database restarts. It stops
+only on SIGTERM/SIGINT (warm shutdown: the running job finishes) or, with ``burst``, once the
+queues are empty.
+
+rq's ``Worker.work()`` ends its loop on any error met outside the idle wait (a heartbeat
+while a job runs, registry maintenance, its own teardown), and inside the idle wait it
+retries by itself for ever while keeping a registration and a scheduler process that a Redis
+restart has lost. So :class:`SupervisedWorker` turns a lost connection or a lost registration
+into the end of one ``work()`` run, and :func:`run_worker` then waits for Redis with back-off
+(0.5 s doubling to 10 s; one warning per outage, one info line when it is back) and starts a
+fresh worker: a new name, registered again, with a new scheduler process. A job that fails on
+a database outage is retried or failed by RQ like any failing job; the loop never sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from contextlib import suppress
+from types import FrameType
+from typing import Any
+
+from flask import Flask
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from rq import Worker
+from rq.exceptions import StopRequested
+from rq.scheduler import ForkProcess, RQScheduler
+from rq.scheduler import run as run_scheduler
+
+from service.extensions import db
+from service.jobs import sweeper
+
+log = logging.getLogger("carteras.worker")
+LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+FIRST_WAIT, LONGEST_WAIT = 0.5, 10.0
+
+
+class RedisLost(Exception):
+    """The connection to Redis broke, or Redis forgot this worker (it restarted empty)."""
+
+
+class QuietScheduler(RQScheduler):
+    """rq's scheduler process, ending without a traceback on stderr when Redis goes away (the
+    worker notices the process is gone and makes way for a fresh worker and scheduler)."""
+
+    def start(self) -> Any:
+        self._status = self.Status.STARTED
+        self._connection = None  # a Redis client cannot cross the fork
+        process = ForkProcess(target=_run_scheduler, args=(self,), name="Scheduler")
+        self._process = process  # type: ignore[assignment]
+        process.start()
+        return process
+
+
+def _run_scheduler(scheduler: RQScheduler) -> None:
+    with suppress(*LOST):
+        run_scheduler(scheduler)  # type: ignore[no-untyped-call]
+
+
+class SupervisedWorker(Worker):
+    """An RQ worker whose ``work()`` returns, quietly, as soon as Redis is lost."""
+
+    def __init__(
+        self, *args: Any, stopping: threading.Event, quiet: QuietOnOutage, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopping = stopping
+        self.quiet = quiet
+        self.redis_lost = False
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is not None:  # part of rq's own pipeline (job heartbeats, teardown)
+            super().heartbeat(timeout, pipeline=pipeline)
+            return
+        if self.redis_lost or self.quiet.saw_outage:
+            # rq retried a broken connection by itself, or it broke during a job: its
+            # scheduler process may have died with it, so this worker makes way for a new one
+            self.redis_lost = True
+            raise RedisLost("the connection broke")
+        scheduler = self.scheduler._process if self.scheduler else None
+        if scheduler is not None and not scheduler.is_alive():
+            self.redis_lost = True
+            raise RedisLost("the scheduler process ended")
+        try:
+            with self.connection.pipeline() as batch:
+                batch.sismember(self.redis_workers_keys, self.key)
+                super().heartbeat(timeout, pipeline=batch)
+                registered = batch.execute()[0]
+        except LOST as exc:
+            self.redis_lost = True
+            raise RedisLost(str(exc)) from exc
+        if not registered:
+            self.redis_lost = True
+            raise RedisLost("Redis no longer knows this worker (restarted empty?)")
+
+    def maintain_heartbeats(self, job: Any, execution: Any) -> None:
+        # While a job runs: the work-horse goes on (its job talks to the database); the run
+        # ends at the next idle heartbeat, once the job is over.
+        try:
+            super().maintain_heartbeats(job, execution)
+        except LOST:
+            self.redis_lost = True
+
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: Any = "INFO", *args: Any
+    ) -> None:
+        # rq's own, with the quiet scheduler class
+        self.scheduler = QuietScheduler(
+            self.queues,
+            connection=self.connection,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+            serializer=self.serializer,
+        )
+        self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
+                finally:
+                    self.scheduler.release_locks()  # type: ignore[no-untyped-call]
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
+
+    def check_for_suspension(self, burst: bool) -> None:
+        if self.stopping.is_set():  # a signal that came before rq installed its handlers
+            raise StopRequested
+        super().check_for_suspension(burst)
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        if not isinstance(exc, RedisConnectionError):
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+            return
+        self.redis_lost = True  # rq logs every retry; the supervisor logs the outage once
+        time.sleep(2.0)
+
+    def teardown(self) -> None:
+        """rq's teardown, where each step may meet a Redis that is gone."""
+        if self.is_horse:
+            return
+        if self.scheduler:
+            self.stop_scheduler()  # type: ignore[no-untyped-call]
+        with suppress(RedisError, OSError):
+            self.register_death()  # type: ignore[no-untyped-call]
+        if self.pubsub_thread:
+            self.pubsub_thread.stop()
+            with suppress(RedisError, OSError):
+                self.pubsub.unsubscribe()
+            self.pubsub_thread.join(timeout=1)
+            with suppress(RedisError, OSError):
+                self.pubsub.close()
+
+
+class QuietOnOutage(logging.Filter):
+    """Drop rq's own lines about a lost Redis (one per retry, with tracebacks), noting that
+    it saw one: the supervisor says it once per outage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saw_outage = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        outage = (
+            (record.exc_info is not None and isinstance(record.exc_info[1], (RedisLost, *LOST)))
+            or "could not connect to Redis" in text
+            or "Redis connection timeout" in text
+            or ("Scheduler" in text and "ConnectionError" in text)
+        )
+        self.saw_outage = self.saw_outage or outage
+        return not outage
+
+
+def _quiet_rq_logs() -> QuietOnOutage:
+    quiet = QuietOnOutage()
+    for name in ("rq.worker", "rq.scheduler"):
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, QuietOnOutage)]:
+            logger.removeFilter(old)
+        logger.addFilter(quiet)
+    return quiet
+
+
+def _fresh_pools_after_fork(app: Flask) -> None:
+    """RQ forks a work-horse per job; a pooled database connection must never be shared
+    with the parent (whose sweeper thread uses the pool): the child starts its own."""
+    with app.app_context():
+        engines = list(db.engines.values())
+
+    def dispose() -> None:
+        for engine in engines:
+            engine.dispose(close=False)
+
+    os.register_at_fork(after_in_child=dispose)
+
+
+class _Supervisor:
+    def __init__(self, url: str, names: Sequence[str], burst: bool, quiet: QuietOnOutage) -> None:
+        self.url = url
+        self.names = list(names)
+        self.burst = burst
+        self.quiet = quiet
+        self.stopping = threading.Event()
+        self.runs = 0
+
+    def on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping.set()
+
+    def install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.on_signal)
+            signal.signal(signal.SIGINT, self.on_signal)
+
+    def connect(self) -> Redis:
+        return Redis.from_url(self.url, socket_connect_timeout=2)
+
+    def wait_for_redis(self, lost: bool, reason: str) -> Redis | None:
+        """A connected client, waiting with back-off while Redis is away; None on a signal."""
+        started, delay, warned = time.monotonic(), FIRST_WAIT, False
+        while not self.stopping.is_set():
+            connection = self.connect()
+            try:
+                connection.ping()
+            except LOST as exc:
+                connection.close()
+                if not warned:
+                    log.warning(
+                        "Redis unreachable; worker reconnecting with back-off",
+                        extra={"error": (reason or str(exc))[:300], "queues": self.names},
+                    )
+                    warned = True
+                self.stopping.wait(delay)
+                delay = min(delay * 2, LONGEST_WAIT)
+                continue
+            if lost and not warned:  # back at once (a quick restart): still one warning
+                log.warning(
+                    "Redis connection lost; worker starting again",
+                    extra={"error": reason[:300], "queues": self.names},
+                )
+                warned = True
+            if warned:
+                log.info(
+                    "Redis back; worker resumed",
+                    extra={"outage_seconds": round(time.monotonic() - started, 1)},
+                )
+            return connection
+        return None
+
+    def queues_empty(self) -> bool:
+        connection = self.connect()
+        try:
+            return all(connection.llen(f"rq:queue:{name}") == 0 for name in self.names)
+        except LOST:
+            return False
+        finally:
+            connection.close()
+
+    def run_once(self, connection: Redis) -> SupervisedWorker:
+        self.runs += 1
+        self.quiet.saw_outage = False
+        worker = SupervisedWorker(
+            self.names,
+            name=f"{socket.gethostname()}.{os.getpid()}.{self.runs}",
+            connection=connection,
+            stopping=self.stopping,
+            quiet=self.quiet,
+        )
+        try:
+            worker.work(with_scheduler=not self.burst, burst=self.burst)
+        except LOST:
+            worker.redis_lost = True  # rq's teardown met the outage
+        finally:
+            self.install_signals()  # rq's handlers belong to the worker that just ended
+        return worker
+
+    def loop(self) -> None:
+        lost, reason = False, ""
+        while not self.stopping.is_set():
+            connection = self.wait_for_redis(lost, reason)
+            if connection is None:
+                return
+            try:
+                worker = self.run_once(connection)
+            except LOST as exc:  # Redis went away while the worker was being built
+                lost, reason = True, str(exc)
+                continue
+            finally:
+                connection.close()
+            if self.stopping.is_set():
+                return
+            if worker.redis_lost or self.quiet.saw_outage:
+                lost, reason = True, "connection lost"
+                continue
+            if self.burst and self.queues_empty():
+                return
+            # an unexpected end of rq's loop (it has logged why): start again, not too fast
+            lost, reason = False, ""
+            self.stopping.wait(FIRST_WAIT)
+
+
+def run_worker(
+    app: Flask, queues: Sequence[str], *, burst: bool = False, sweep_every: float | None = None
+) -> None:
+    """Work the *queues* until SIGTERM/SIGINT (or, with *burst*, until they are empty),
+    with the periodic sweep in a thread (every ``CARTERAS_SWEEP_INTERVAL`` unless
+    *sweep_every* says otherwise; 0 = none)."""
+    config = app.config["CARTERAS"]
+    if not config.redis_url:
+        raise RuntimeError("REDIS_URL is not set")
+    interval = config.sweep_interval if sweep_every is None else sweep_every
+    _fresh_pools_after_fork(app)
+    supervisor = _Supervisor(config.redis_url, queues, burst, _quiet_rq_logs())
+    supervisor.install_signals()
+    stop_sweeping = sweeper.start_in_background(app, interval) if interval > 0 else None
+    try:
+        with app.app_context():
+            supervisor.loop()
+    finally:
+        if stop_sweeping is not None:
+            stop_sweeping.set()
+    log.info("worker stopped", extra={"queues": list(queues), "runs": supervisor.runs})
