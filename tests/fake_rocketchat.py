@@ -877,8 +877,7 @@ class FakeRocketChat:
         if request.args.get("showIdleAgents") == "false":
             agents = [u for u in agents if u.get("status") != "offline"]
         items = [
-            {k: u[k] for k in fields if k in u} | {"departments": member[u["_id"]]}
-            for u in agents
+            {k: u[k] for k in fields if k in u} | {"departments": member[u["_id"]]} for u in agents
         ]
         return self._page(items, "users")
 
