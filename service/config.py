@@ -186,11 +186,11 @@ class Config:
             ),
             secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
             badge_in_visitor_name=parse_boolean(env.get("CARTERAS_BADGE_IN_VISITOR_NAME")),
-            no_agent_wait=parse_int(
-                env.get("CARTERAS_NO_AGENT_WAIT"), 30, name="CARTERAS_NO_AGENT_WAIT"
+            no_agent_wait=parse_seconds(
+                env.get("CARTERAS_NO_AGENT_WAIT"), 30.0, name="CARTERAS_NO_AGENT_WAIT"
             ),
-            presence_interval=parse_int(
-                env.get("CARTERAS_PRESENCE_INTERVAL"), 15, name="CARTERAS_PRESENCE_INTERVAL"
+            presence_interval=parse_seconds(
+                env.get("CARTERAS_PRESENCE_INTERVAL"), 15.0, name="CARTERAS_PRESENCE_INTERVAL"
             ),
         )
         config.validate()
