@@ -226,10 +226,12 @@ def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None
         update(InboxMessage)
         .where(
             InboxMessage.id == inbox_id,
-            InboxMessage.status.in_(("pending", "queued", "failed")),
+            InboxMessage.status.in_(("pending", "queued", "failed"))
+            | ((InboxMessage.status == "waiting") & (InboxMessage.not_before <= now)),
         )
         .values(
             status="processing",
+            not_before=None,
             claimed_at=now,
             attempts=InboxMessage.attempts + 1,
             updated_at=now,
@@ -238,6 +240,16 @@ def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
     return session.get(InboxMessage, inbox_id, populate_existing=True)
+
+
+def wait(session: Session, row: InboxMessage, until: datetime, why: str, now: datetime) -> None:
+    """Rocket.Chat asked us to wait (its rate limit, or no agent online): the row waits until
+    *until* with the reason shown in /api/inbox, and its try is not counted as one."""
+    row.status = "waiting"
+    row.not_before = until
+    row.last_error = why
+    row.attempts = max(row.attempts - 1, 0)
+    row.updated_at = now
 
 
 def renew_lease(session: Session, inbox_id: int, attempt: int, now: datetime) -> bool:
@@ -357,7 +369,8 @@ def resolve_contact(
 
 def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timedelta) -> list[int]:
     """Rows to enqueue again: pending past *grace* (Redis was down, or the process died
-    between commit and enqueue), or processing with a lease not renewed for *lease* (the
+    between commit and enqueue), waiting past their time, or processing with a lease not
+    renewed for *lease* (the
     worker died mid-job). Nobody holds any of them: the processing ones go back to pending
     in one compare-and-set, so a lease renewed meanwhile keeps its row."""
     abandoned = session.scalars(
@@ -368,8 +381,11 @@ def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timed
     ).all()
     pending = session.scalars(
         select(InboxMessage.id).where(
-            InboxMessage.status == "pending",
-            InboxMessage.received_at <= now - grace,
+            (
+                (InboxMessage.status == "pending") & (InboxMessage.received_at <= now - grace)
+                # a wait that is over (its scheduled job is the first to try; this is the net)
+                | ((InboxMessage.status == "waiting") & (InboxMessage.not_before <= now))
+            ),
             InboxMessage.id.not_in(abandoned),
         )
     ).all()

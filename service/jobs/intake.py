@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
 
 from service.domain import intake
+from service.domain.ports import ChatPlatformWait, Ports, QueueUnavailable
 from service.extensions import db
 from service.jobs import lease, routing
 from service.jobs.runtime import current_job_id, job_context, last_attempt, ports, settings
@@ -15,6 +19,35 @@ from service.models import InboxMessage
 from service.models.types import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def _wait(session: Session, inbox_id: int, wait: ChatPlatformWait, wired: Ports) -> str:
+    """Rocket.Chat asked us to wait: the row waits with its reason, and is tried again at the
+    time the server gave (the sweeper too, should the scheduled job be lost). A wait never
+    uses up the retries that real errors have."""
+    now = utcnow()
+    until = max(wait.retry_at, now) if wait.retry_at else now + timedelta(seconds=30)
+    row = session.get(InboxMessage, inbox_id)
+    if row is None:
+        return "skipped"
+    intake.wait(session, row, until, f"waiting for Rocket.Chat: {wait.code or wait}", now)
+    session.commit()
+    try:
+        wired.jobs.enqueue_at(
+            until,
+            "routing",
+            "service.jobs.intake.process_inbox",
+            inbox_id,
+            # not the running job's id: this one is still executing under it
+            job_id=f"inbox-{inbox_id}-at-{int(until.timestamp())}",
+        )
+    except QueueUnavailable:
+        log.warning("wait not scheduled; the sweeper will find it", extra={"inbox_id": inbox_id})
+    log.info(
+        "inbox job waits",
+        extra={"inbox_id": inbox_id, "until": until.isoformat(), "code": wait.code},
+    )
+    return "waiting"
 
 
 def process_inbox(inbox_id: int) -> str:
@@ -38,6 +71,9 @@ def process_inbox(inbox_id: int) -> str:
                 routed = routing.route(session, row, contact, wired, wired.clock.now())
                 intake.finish(session, row, "processed", utcnow())
                 session.commit()
+            except ChatPlatformWait as exc:
+                session.rollback()
+                return _wait(session, inbox_id, exc, wired)
             except Exception as exc:
                 session.rollback()
                 failed = session.get(InboxMessage, inbox_id)

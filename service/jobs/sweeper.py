@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from flask import Flask
 from service.domain import conversations, intake, outbound
 from service.domain.ports import QueueUnavailable
 from service.extensions import db
+from service.jobs import presence
 from service.jobs.enqueue import enqueue_inbox, enqueue_replies
 from service.jobs.runtime import ports, settings
 from service.models.types import utcnow
@@ -81,10 +83,15 @@ def run_every(app: Flask, seconds: float, stop: threading.Event) -> None:
     on the embedded default, where no worker runs). A database or Redis outage never ends
     the loop: it is logged once when it starts and once when it is over."""
     failing = False
+    next_presence = 0.0
     while not stop.wait(seconds):
         try:
             with app.app_context():
                 found, enqueued, fallbacks = sweep()
+                if time.monotonic() >= next_presence:
+                    # which agents Rocket.Chat shows available (External Service routing)
+                    next_presence = time.monotonic() + settings().presence_interval
+                    presence.refresh_presence()
         except Exception as exc:
             if not failing:
                 log.warning(

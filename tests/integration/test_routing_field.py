@@ -234,3 +234,62 @@ def test_the_echo_of_our_own_room_start_opens_no_second_conversation(app, rc, po
         )
         assert echo is not None and echo.conversation_id is None
         assert echo.status in {"processed", "ignored"}
+
+
+@pytest.fixture
+def patient(app, rc, monkeypatch):
+    """The chat port waiting only 0.2 s when no agent is online (30 s by default)."""
+    from service.adapters.rocketchat import RocketChatClient
+
+    client = RocketChatClient(rc.url, rc.user_id, rc.auth_token, timeout=5, no_agent_wait=0.2)
+    monkeypatch.setattr(app.extensions["ports"], "chat", client)
+    return client
+
+
+def test_no_agent_online_is_a_wait_not_a_failure(app, rc, post, org, coordinator, patient):
+    rc.set_online("u-luis", False)
+    rc.set_online("u-marta", False)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (row,) = post.rows()
+    assert row.status == "waiting" and row.attempts == 0  # no try used up
+    assert "no-agent-online" in row.last_error and row.not_before is not None
+    listed = coordinator.get("/api/inbox?status=waiting").json["items"]
+    assert [(r["id"], r["not_before"] is not None) for r in listed] == [(row.id, True)]
+    assert rc.rooms == {} and rc.messages == []
+    with app.app_context():
+        assert sweeper.requeue_stale()[0] == 0  # not before its time
+    rc.set_online("u-marta", True)
+    import time
+
+    time.sleep(0.3)
+    with app.app_context():
+        sweeper.sweep()
+    (row,) = post.rows()
+    assert row.status == "processed" and row.not_before is None
+    (conv,) = conversations(app)
+    assert conv.routed_to == "team" and rc.messages_in(conv.rc_room_id) == ["Hola"]
+
+
+def test_rocketchats_rate_limit_is_a_wait_until_the_time_it_gives(app, rc, post, make, org):
+    rc.settings["API_Enable_Rate_Limiter"] = True
+    clock_now = [rc.clock()]
+    rc.clock = lambda: clock_now[0]
+    premium = org["premium"]
+    for n in range(6):  # six new customers in a minute: livechat/visitor allows five
+        make.contact(f"Cliente {n}", premium, phones=[f"+52 55 1234 560{n}"])
+        post.whatsapp(whatsapp_text(f"wamid.{n}", sender=f"52155123456 0{n}".replace(" ", "")))
+    rows = post.rows()
+    assert [r.status for r in rows] == ["processed"] * 5 + ["waiting"]
+    late = rows[-1]
+    assert "error-too-many-requests" in late.last_error and late.attempts == 0
+    reset = datetime.fromtimestamp(clock_now[0] + 60, UTC)
+    assert abs((late.not_before - reset).total_seconds()) < 2  # X-RateLimit-Reset
+    clock_now[0] += 61  # the window is over in Rocket.Chat; let the wait be over here too
+    with app.app_context():
+        held = db.session.get(InboxMessage, late.id)
+        assert held is not None
+        held.not_before = datetime.now(UTC) - timedelta(seconds=1)
+        db.session.commit()
+        sweeper.sweep()
+    assert post.rows()[-1].status == "processed"
+    assert len(rc.messages) == 6 and len(rc.rooms) == 6
