@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from service.domain.messages import Delivery, Identity, InboundMessage
+from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.inbound import (
     InboundRequest,
     PayloadError,
@@ -79,6 +79,26 @@ def _is_visitor(message: dict[str, Any], visitor: dict[str, Any]) -> bool:
     return not message.get("agentId") and author.get("_id") == visitor.get("_id")
 
 
+def _files(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    """The files of a message (sendToCRM.ts passes ``file`` and ``attachments``): name,
+    type and the server path of each (``title_link``, ``/file-upload/<id>/<name>``)."""
+    found = []
+    file = as_dict(message.get("file"))
+    for item in message.get("attachments") or []:
+        item = as_dict(item)
+        link = item.get("title_link")
+        if isinstance(link, str) and link:
+            found.append(
+                Attachment(
+                    name=str(item.get("title") or file.get("name") or "archivo"),
+                    content_type=str(file.get("type") or item.get("image_type") or "") or None,
+                    ref=link,
+                    caption=str(item.get("description") or "") or None,
+                )
+            )
+    return tuple(found)
+
+
 @shape_checked
 def parse(req: InboundRequest) -> Delivery:
     """One stored event per webhook call.
@@ -109,6 +129,12 @@ def parse(req: InboundRequest) -> Delivery:
         else:
             kind = "visitor_message" if _is_visitor(last, visitor) else "agent_message"
         external_id = f"Message:{last_id}"
+        edited = last.get("editedAt")
+        if isinstance(edited, str) and edited and kind != "echo":
+            # An edit comes back as a Message event with the same _id and editedAt
+            # (afterSaveMessage runs on edits): a new event, never a duplicate to drop.
+            kind += "_edit"
+            external_id = f"Message:{last_id}:edited:{edited}"
     else:
         kind = event
         external_id = f"{event}:{room_id}:{last_id}"
@@ -126,6 +152,7 @@ def parse(req: InboundRequest) -> Delivery:
                 sent_at=_when(last.get("ts")) or _when(body.get("createdAt")) or datetime.now(UTC),
                 kind=kind,
                 text=last.get("msg") or None if event == "Message" else None,
+                attachments=_files(last) if event == "Message" else (),
                 thread_key=room_id,
                 recipient=body.get("departmentId") or visitor.get("department") or None,
                 other_identities=_handles(visitor),

@@ -79,14 +79,38 @@ def _channel_message(
     )
 
 
+def reply_text(row: InboxMessage, files_base: str | None) -> str | None:
+    """What the customer receives for an agent's message: its text (an edit marked as a
+    correction, since channels cannot edit what was sent) and a link per file."""
+    parts = []
+    if row.text:
+        edited = row.kind.endswith("_edit")
+        parts.append(f"Corrección: {row.text}" if edited else row.text)
+    for item in row.attachments or []:
+        ref = str(item.get("ref") or "")
+        if not ref:
+            continue
+        url = files_base.rstrip("/") + ref if files_base and ref.startswith("/") else ref
+        parts.append(f"📎 {item.get('name') or 'archivo'}: {url}")
+    return "\n".join(parts) or None
+
+
 def record_reply(
-    session: Session, row: InboxMessage, conversation: Conversation, now: datetime
+    session: Session,
+    row: InboxMessage,
+    conversation: Conversation,
+    now: datetime,
+    files_base: str | None = None,
 ) -> int | None:
-    """Store the agent's message from Rocket.Chat as a reply to send; None when there is
-    nothing to relay (a Rocket.Chat-born chat, an empty message) or it was stored before."""
-    if conversation.provider not in RELAYED or not row.text:
+    """Store the agent's message (or its edit, or its files as links under *files_base*,
+    the Rocket.Chat URL) as a reply to send; None when there is nothing to relay (a
+    Rocket.Chat-born chat, an empty message) or it was stored before."""
+    text = reply_text(row, files_base)
+    if conversation.provider not in RELAYED or not text:
         return None
     message = (row.payload.get("messages") or [{}])[-1]
+    # one reply per Rocket.Chat message, and one per edit of it
+    key = row.external_id.removeprefix("Message:") if row.kind.endswith("_edit") else None
     first = _channel_message(session, conversation.id, conversation.provider, newest=False)
     if first is None or not first.sender_raw:
         return None
@@ -94,11 +118,11 @@ def record_reply(
         insert_or_skip(session, OutboundMessage)
         .values(
             conversation_id=conversation.id,
-            rc_message_id=str(message.get("_id"))[:64],
+            rc_message_id=(key or str(message.get("_id")))[:64],
             channel=conversation.channel,
             provider=conversation.provider,
             recipient=first.sender_value or first.sender_raw,
-            text=row.text,
+            text=text,
             agent_name=(message.get("u") or {}).get("name"),
             status="pending",
             attempts=0,

@@ -317,10 +317,12 @@ def _rocketchat_event(
     row.conversation_id = held.id
     agent = row.payload.get("agent") or {}
     reply_id = None
-    if row.kind == "agent_message":
+    if row.kind in ("agent_message", "agent_message_edit"):
         # "taken" means the agent answered: a forward alone assigns without anyone reading.
         convs.mark_taken(held, now, by=agent.get("username"))
-        reply_id = outbound.record_reply(session, row, held, now)
+        reply_id = outbound.record_reply(
+            session, row, held, now, files_base=runtime.settings().rocketchat_url
+        )
     elif row.kind == "LivechatSession":
         convs.close(held, now, "closed in Rocket.Chat")
     else:

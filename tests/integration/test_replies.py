@@ -209,3 +209,55 @@ def test_an_agent_leaves_and_a_colleague_takes_over(
     agent_reply(client, conversation["room_id"], text="Hola Lucía, soy Marta.")
     agent_reply(client, conversation["room_id"], text="Hola Lucía, soy Marta.")
     assert [m["text"]["body"] for m in whatsapp.sent] == ["Hola Lucía, soy Marta."]
+
+
+def agent_event(client, room_id: str, message: dict) -> object:
+    import json
+
+    body = json.loads(samples.raw("rocketchat/agent-message.json"))
+    body["_id"] = room_id
+    body["messages"] = [{**body["messages"][0], "rid": room_id, **message}]
+    return client.post(
+        "/webhooks/rocketchat",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"X-RocketChat-Livechat-Token": samples.ROCKETCHAT_TOKEN},
+    )
+
+
+def test_an_agents_edit_reaches_the_customer_as_a_correction(
+    app, client, rc, whatsapp, coordinator, org
+):
+    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
+    room = room_of(coordinator)
+    agent_event(client, room, {"_id": "m-1", "msg": "Su saldo es 100"})
+    # Rocket.Chat sends the edit as a Message event with the same _id and editedAt
+    edit = {"_id": "m-1", "msg": "Su saldo es 1000", "editedAt": "2025-05-20T13:13:00.000Z"}
+    assert agent_event(client, room, edit).status_code == 200
+    assert agent_event(client, room, edit).status_code == 200  # delivered twice: sent once
+    bodies = [m["text"]["body"] for m in whatsapp.sent]
+    assert bodies == ["Su saldo es 100", "Corrección: Su saldo es 1000"]
+
+
+def test_an_agents_file_reaches_the_customer_as_a_link(
+    app, client, rc, whatsapp, coordinator, org, monkeypatch
+):
+    config = app.config["CARTERAS"]
+    monkeypatch.setitem(
+        app.config, "CARTERAS", config.with_overrides(rocketchat_url="https://chat.example.com")
+    )
+    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
+    room = room_of(coordinator)
+    message = {
+        "_id": "m-file",
+        "msg": "",
+        "file": {"_id": "f1", "name": "estado.pdf", "type": "application/pdf"},
+        "attachments": [
+            {"title": "estado.pdf", "title_link": "/file-upload/f1/estado.pdf", "type": "file"}
+        ],
+    }
+    assert agent_event(client, room, message).status_code == 200
+    (sent,) = whatsapp.sent
+    assert (
+        sent["text"]["body"] == "📎 estado.pdf: https://chat.example.com/file-upload/f1/estado.pdf"
+    )
