@@ -29,9 +29,14 @@ def _secret_key(config: Config, instance: Path) -> str:
         raise RuntimeError("SECRET_KEY must be set when DATABASE_URL points at a server database")
     # Embedded default: a random key kept beside the SQLite file, made on first run.
     path = instance / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+    try:
+        # created private from the first byte (no window with the default umask), once
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 

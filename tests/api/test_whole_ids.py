@@ -57,6 +57,7 @@ def test_embedded_database_file_and_folder_are_private(tmp_path, monkeypatch):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{database}"
     assert stat.S_IMODE(instance.stat().st_mode) == 0o700
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600  # born private
     with app.app_context():
         upgrade()
         db.engine.dispose()
