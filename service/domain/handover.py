@@ -12,7 +12,7 @@ from service.domain import audit
 from service.domain.access import require_manager
 from service.domain.actor import Actor
 from service.domain.errors import Invalid, NotFound
-from service.domain.org import end_agent_sessions, get_agent
+from service.domain.org import end_agent_sessions, get_agent, record_agent_state
 from service.models import Agent, Cartera, Conversation
 
 OpenConversations = Literal["reforward", "leave"]
@@ -127,6 +127,7 @@ def apply(session: Session, actor: Actor, handover: HandoverPlan) -> HandoverPla
     if handover.deactivate_agent and agent.active:
         agent.active = False
         end_agent_sessions(session, agent.id)
+        record_agent_state(session, actor, agent)
     session.flush()
     audit.record(
         session,

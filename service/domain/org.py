@@ -245,10 +245,35 @@ def update_agent(session: Session, actor: Actor, agent_id: int, data: Mapping[st
                     "cartera_ids": stranded,
                 },
             )
+    after = agent_snapshot(agent)
+    # A change of ``active`` is its own event (activated/deactivated), as for carteras.
     audit.record_changes(
-        session, actor, "agent", agent.id, agent.name, before, agent_snapshot(agent)
+        session,
+        actor,
+        "agent",
+        agent.id,
+        agent.name,
+        {k: v for k, v in before.items() if k != "active"},
+        {k: v for k, v in after.items() if k != "active"},
     )
+    if before["active"] != after["active"]:
+        record_agent_state(session, actor, agent)
     return agent
+
+
+def record_agent_state(session: Session, actor: Actor, agent: Agent) -> None:
+    """The ``activated``/``deactivated`` event of an agent whose ``active`` just changed."""
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "activated" if agent.active else "deactivated",
+        "agent",
+        agent.id,
+        agent.name,
+        before={"active": not agent.active},
+        after={"active": agent.active},
+    )
 
 
 def delete_agent(session: Session, actor: Actor, agent_id: int) -> None:
