@@ -209,6 +209,19 @@ def inbox_replay(inbox_ids: tuple[int, ...], all_failed: bool) -> None:
     click.echo(f"replayed={reset} enqueued={enqueued}")
 
 
+@inbox_cli.command("skip")
+@click.option("--id", "inbox_id", type=int, required=True, help="A failed inbox message id.")
+def inbox_skip(inbox_id: int) -> None:
+    """Give up on a failed message so the later messages of its conversation go on (audited)."""
+    from service.domain.errors import DomainError
+
+    try:
+        successor = sweeper.skip(inbox_id, system_actor("cli:inbox"))
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"skipped={inbox_id} next={successor or '-'}")
+
+
 @click.command("worker")
 @with_appcontext
 @click.option(

@@ -227,7 +227,11 @@ def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None
         .where(
             InboxMessage.id == inbox_id,
             InboxMessage.status.in_(("pending", "queued", "failed"))
-            | ((InboxMessage.status == "waiting") & (InboxMessage.not_before <= now)),
+            | (
+                (InboxMessage.status == "waiting")
+                # deferred behind its thread (no time), or its wait is over
+                & (InboxMessage.not_before.is_(None) | (InboxMessage.not_before <= now))
+            ),
         )
         .values(
             status="processing",

@@ -10,10 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from service.domain import intake
+from service.domain import intake, ordering
 from service.domain.ports import ChatPlatformWait, Ports, QueueUnavailable
 from service.extensions import db
 from service.jobs import lease, routing
+from service.jobs.enqueue import enqueue_inbox
 from service.jobs.runtime import current_job_id, job_context, last_attempt, ports, settings
 from service.models import InboxMessage
 from service.models.types import utcnow
@@ -61,6 +62,16 @@ def process_inbox(inbox_id: int) -> str:
             log.info("inbox job skipped", extra={"inbox_id": inbox_id, "job_id": current_job_id()})
             return "skipped"
         wired = ports()
+        # Order (domain rule 8): an earlier message of the thread still on its way holds this
+        # one back; its own job hands this one on when it goes through.
+        ordering.lock_thread(session, row)
+        held_by = ordering.blocker(session, row)
+        if held_by is not None:
+            ordering.defer(row, held_by, utcnow())
+            session.commit()
+            log.info("inbox job deferred", extra={"inbox_id": inbox_id, "after": held_by})
+            return "deferred"
+        session.commit()
         # renewed while this job runs; the sweeper takes the row back if the worker dies
         with lease.held(app, inbox_id, row.attempts, settings().processing_lease):
             try:
@@ -69,7 +80,9 @@ def process_inbox(inbox_id: int) -> str:
                 if created:  # a new contact is kept even if routing fails below
                     session.commit()
                 routed = routing.route(session, row, contact, wired, wired.clock.now())
+                ordering.lock_thread(session, row)
                 intake.finish(session, row, "processed", utcnow())
+                successor = ordering.next_deferred(session, row)
                 session.commit()
             except ChatPlatformWait as exc:
                 session.rollback()
@@ -85,6 +98,8 @@ def process_inbox(inbox_id: int) -> str:
                     "inbox job failed", extra={"inbox_id": inbox_id, "job_id": current_job_id()}
                 )
                 raise
+        if successor is not None:
+            enqueue_inbox([successor], replace_started=True)
         if routed is not None and routed.created:
             routing.emit_badge(session, routed.conversation, wired)
         log.info(

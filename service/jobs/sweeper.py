@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from flask import Flask
 
-from service.domain import conversations, intake, outbound
+from service.domain import conversations, intake, ordering, outbound
+from service.domain.actor import Actor
 from service.domain.ports import QueueUnavailable
 from service.extensions import db
 from service.jobs import presence
@@ -31,12 +32,16 @@ def requeue_stale(
     Returns (found, enqueued); the difference stays pending when the queue is down.
     """
     config = settings()
+    now, session = utcnow(), db.session()
+    grace = timedelta(seconds=config.pending_grace) if grace is None else grace
     ids = intake.stale_ids(
-        db.session(),
-        utcnow(),
-        grace=timedelta(seconds=config.pending_grace) if grace is None else grace,
+        session,
+        now,
+        grace=grace,
         lease=timedelta(seconds=config.processing_lease) if lease is None else lease,
     )
+    # deferred behind an earlier message that went through without handing them on
+    ids = sorted({*ids, *ordering.stalled_ids(session, now, grace)})
     db.session.commit()
     # Nobody holds these rows, so a job still marked as started under their id is dead.
     return len(ids), enqueue_inbox(ids, replace_started=True)
@@ -76,6 +81,18 @@ def replay(inbox_ids: Sequence[int] | None = None) -> tuple[int, int]:
     ids = intake.reset_for_replay(session, wanted, utcnow())
     db.session.commit()
     return len(ids), enqueue_inbox(ids)
+
+
+def skip(inbox_id: int, actor: Actor) -> int | None:
+    """Give up on a failed message (audited) and hand on the next message of its thread;
+    returns that message's id, if any."""
+    session = db.session()
+    row = ordering.skip(session, actor, inbox_id, utcnow())
+    successor = ordering.next_deferred(session, row)
+    session.commit()
+    if successor is not None:
+        enqueue_inbox([successor], replace_started=True)
+    return successor
 
 
 def run_every(app: Flask, seconds: float, stop: threading.Event) -> None:

@@ -16,7 +16,9 @@ from service.models.types import BigId, UTCDateTime, utcnow
 # queued: a try failed and the queue will retry it; waiting: Rocket.Chat asked to wait (its
 # rate limit, or no agent online) until ``not_before``, without using up the retries;
 # processing: a job owns it;
-# processed / failed: done; ignored: stored for the record, nothing to do (echoes).
+# processed / failed: done; ignored: stored for the record, nothing to do (echoes);
+# skipped: failed and given up on by a person, so the conversation's next messages go on.
+# waiting with no not_before: deferred behind an earlier message of its thread (ordering.py).
 INBOX_STATUSES = (
     "pending",
     "queued",
@@ -25,6 +27,7 @@ INBOX_STATUSES = (
     "processed",
     "failed",
     "ignored",
+    "skipped",
 )
 
 
@@ -34,6 +37,7 @@ class InboxMessage(Base):
         UniqueConstraint("provider", "external_id", name="uq_inbox_messages_provider_external_id"),
         Index("ix_inbox_messages_status_updated_at", "status", "updated_at"),
         Index("ix_inbox_messages_received_at", "received_at"),
+        Index("ix_inbox_messages_thread", "channel", "thread_key", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -30,7 +30,11 @@ def sign_whatsapp(body: bytes) -> dict[str, str]:
 
 
 def whatsapp_text(
-    message_id: str, sender: str = "5215512345678", text: str = "Hola", name: str = "Lucía Gómez"
+    message_id: str,
+    sender: str = "5215512345678",
+    text: str = "Hola",
+    name: str = "Lucía Gómez",
+    timestamp: int = 1763809200,
 ) -> bytes:
     return json.dumps(
         {
@@ -52,7 +56,7 @@ def whatsapp_text(
                                     {
                                         "from": sender,
                                         "id": message_id,
-                                        "timestamp": "1763809200",
+                                        "timestamp": str(timestamp),
                                         "type": "text",
                                         "text": {"body": text},
                                     }

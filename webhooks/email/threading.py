@@ -36,8 +36,7 @@ def decode_words(value: str | None) -> str | None:
         return None
     try:
         return str(email.header.make_header(email.header.decode_header(value))).strip() or None
-    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
-        # CharsetError (a MessageError): a charset name that is not ASCII
+    except (LookupError, UnicodeDecodeError, ValueError, email.errors.HeaderParseError):
         return value.strip() or None
 
 
@@ -49,9 +48,8 @@ def split_address(value: str | None) -> tuple[str | None, str | None]:
     return decode_words(name), (address.strip() or None)
 
 
-def parse_date(value: object) -> datetime | None:
-    """The header's moment in UTC; None when it is missing, not text, or not a date."""
-    if not isinstance(value, str) or not value:
+def parse_date(value: str | None) -> datetime | None:
+    if not value:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)

@@ -1,0 +1,138 @@
+"""The order of a conversation's messages (domain rule 8): a message goes through only when
+every earlier message of its thread has, whatever the number of workers, retries and sweeps.
+
+Mechanism: each message's job checks, under a per-thread lock, whether an earlier message of
+the same thread (provider timestamp, then arrival) has not gone through yet. If one has not,
+the message is *deferred* (``waiting`` with no time) and its job ends; the job that finishes
+the earlier message takes the same lock and hands the next deferred one to the queue. The
+lock is PostgreSQL's transaction-scoped advisory lock on the thread, so the check and the
+hand-over cannot interleave across processes and machines; SQLite has one writer, and the
+write that opens the transaction serializes it. A message that ends ``failed`` keeps its
+successors waiting until it is replayed or skipped (``flask inbox skip``), so nothing is shown
+out of order and a poison message is visible, never silently passed.
+Must not import Flask, an HTTP client or the queue.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from service.domain import audit
+from service.domain.access import require_manager
+from service.domain.actor import Actor
+from service.domain.errors import Conflict, NotFound
+from service.models import InboxMessage
+
+# Not gone through yet: every earlier message in one of these holds the thread.
+UNFINISHED: Final = ("pending", "queued", "waiting", "processing", "failed")
+
+
+def _same_thread(row: InboxMessage) -> ColumnElement[bool]:
+    return (InboxMessage.channel == row.channel) & (InboxMessage.thread_key == row.thread_key)
+
+
+def lock_thread(session: Session, row: InboxMessage) -> None:
+    """Hold the thread's lock until the transaction ends."""
+    if row.thread_key is None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        key = f"inbox:{row.channel}:{row.thread_key}"
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    else:  # SQLite: the first write takes the database's one write lock
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id == row.id)
+            .values(updated_at=InboxMessage.updated_at)
+        )
+
+
+def blocker(session: Session, row: InboxMessage) -> int | None:
+    """The earliest earlier message of *row*'s thread that has not gone through, if any."""
+    if row.thread_key is None:
+        return None
+    earlier = (InboxMessage.sent_at < row.sent_at) | (
+        (InboxMessage.sent_at == row.sent_at) & (InboxMessage.id < row.id)
+    )
+    return session.scalar(
+        select(InboxMessage.id)
+        .where(_same_thread(row), InboxMessage.status.in_(UNFINISHED), earlier)
+        .order_by(InboxMessage.sent_at, InboxMessage.id)
+        .limit(1)
+    )
+
+
+def defer(row: InboxMessage, blocked_by: int, now: datetime) -> None:
+    """Wait for *blocked_by*: no time of its own, the try not counted."""
+    row.status = "waiting"
+    row.not_before = None
+    row.last_error = f"after message {blocked_by} of the same conversation"
+    row.attempts = max(row.attempts - 1, 0)
+    row.updated_at = now
+
+
+def next_deferred(session: Session, row: InboxMessage) -> int | None:
+    """The earliest message of *row*'s thread deferred behind the others."""
+    if row.thread_key is None:
+        return None
+    return session.scalar(
+        select(InboxMessage.id)
+        .where(
+            _same_thread(row),
+            InboxMessage.status == "waiting",
+            InboxMessage.not_before.is_(None),
+        )
+        .order_by(InboxMessage.sent_at, InboxMessage.id)
+        .limit(1)
+    )
+
+
+def stalled_ids(session: Session, now: datetime, grace: timedelta) -> list[int]:
+    """Deferred messages nobody handed on for *grace* (their predecessor's job died between
+    its commit and the hand-over): their job checks the order again."""
+    return list(
+        session.scalars(
+            select(InboxMessage.id).where(
+                InboxMessage.status == "waiting",
+                InboxMessage.not_before.is_(None),
+                InboxMessage.updated_at <= now - grace,
+            )
+        )
+    )
+
+
+def skip(session: Session, actor: Actor, inbox_id: int, now: datetime) -> InboxMessage:
+    """Give up on a failed message so the ones after it go through; audited.
+
+    :raise NotFound: no such message.
+    :raise Conflict: the message is not failed.
+    """
+    require_manager(actor)
+    row = session.get(InboxMessage, inbox_id)
+    if row is None:
+        raise NotFound(f"Inbox message {inbox_id} does not exist.", {"inbox_id": inbox_id})
+    lock_thread(session, row)
+    session.refresh(row)
+    if row.status != "failed":
+        raise Conflict(
+            f"Only a failed message can be skipped; this one is {row.status}.",
+            {"inbox_id": inbox_id, "status": row.status},
+        )
+    before = {"status": row.status, "last_error": row.last_error}
+    row.status = "skipped"
+    row.updated_at = now
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "updated",
+        "inbox",
+        row.id,
+        f"{row.provider} {row.external_id}"[:200],
+        before=before,
+        after={"status": "skipped"},
+    )
+    return row
