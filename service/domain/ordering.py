@@ -136,3 +136,27 @@ def skip(session: Session, actor: Actor, inbox_id: int, now: datetime) -> InboxM
         after={"status": "skipped"},
     )
     return row
+
+
+def held_messages(
+    session: Session, threads: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (channel, thread): customer messages not shown yet, and how many of them failed,
+    so an agent sees the gap in a conversation instead of a silent hole."""
+    if not threads:
+        return {}
+    rows = session.execute(
+        select(
+            InboxMessage.channel,
+            InboxMessage.thread_key,
+            func.count(),
+            func.count().filter(InboxMessage.status == "failed"),
+        )
+        .where(
+            InboxMessage.status.in_(("queued", "waiting", "failed")),
+            InboxMessage.thread_key.in_({key for _, key in threads}),
+        )
+        .group_by(InboxMessage.channel, InboxMessage.thread_key)
+    ).all()
+    wanted = set(threads)
+    return {(c, k): (n, f) for c, k, n, f in rows if (c, k) in wanted}

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from service.domain import audit, conversations
+from service.domain import audit, conversations, ordering
 from service.domain.errors import Invalid
 from service.extensions import db
 from service.ui import bp
@@ -42,6 +42,7 @@ REASON_LABELS = {
     "outside_hours_team": _l("Fuera de horario: equipo"),
     "team_only_cartera": _l("Cartera compartida: equipo"),
     "owner_timeout_team": _l("Dueño no respondió a tiempo: equipo"),
+    "owner_unavailable_team": _l("Rocket.Chat rechazó al dueño: equipo"),
     "no_cartera": _l("Sin cartera: cola general"),
     "cartera_inactive": _l("Cartera inactiva: cola general"),
     "team_without_department": _l("Equipo sin departamento: cola general"),
@@ -106,9 +107,13 @@ def agent_page() -> str:
         page=1,
         per_page=50,
     )
+    held = ordering.held_messages(
+        db.session(), [(c.channel, c.thread_key) for c in found.items if c.thread_key]
+    )
     return render_template(
         "agent.html",
         page=found,
+        held=held,
         is_agent=current_user.role == "agent",
         reasons={k: str(v) for k, v in REASON_LABELS.items()},
     )

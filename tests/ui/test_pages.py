@@ -223,3 +223,38 @@ def test_users_cli_creates_a_sign_in(app):
         ]
     )
     assert short.exit_code != 0 and "at least" in short.output
+
+
+def test_the_agent_page_shows_messages_held_back_in_a_conversation(app, client, login, make):
+    from service.extensions import db
+    from service.models import InboxMessage
+    from tests.webhooks.conftest import Posting, whatsapp_text
+
+    ids = make.org_chart()
+    make.contact("Lucía", ids["premium"], phones=["+52 55 1234 5678"])
+    posting = Posting(client, app)
+    posting.whatsapp(whatsapp_text("wamid.1", sender="5215512345678", timestamp=1763809200))
+    (first,) = posting.rows()
+    assert first.status == "processed"
+    with app.app_context():  # the next two: one failed, one held behind it
+        for n, status in ((2, "failed"), (3, "waiting")):
+            row = db.session.get(InboxMessage, first.id)
+            assert row is not None
+            db.session.add(
+                InboxMessage(
+                    provider=row.provider,
+                    channel=row.channel,
+                    external_id=f"wamid.{n}",
+                    kind="text",
+                    thread_key=row.thread_key,
+                    payload={},
+                    sent_at=row.sent_at,
+                    status=status,
+                )
+            )
+        db.session.commit()
+    browser = login("agent", ids["luis"], "luis@example.com")
+    html = browser.get("/agente").get_data(as_text=True)
+    assert "2 mensajes del cliente aún no llegan (1 falló)" in html
+    english = browser.get("/agente?lang=en").get_data(as_text=True)
+    assert "2 customer messages not delivered yet (1 failed)" in english
