@@ -159,4 +159,4 @@ def held_messages(
         .group_by(InboxMessage.channel, InboxMessage.thread_key)
     ).all()
     wanted = set(threads)
-    return {(c, k): (n, f) for c, k, n, f in rows if (c, k) in wanted}
+    return {(c, str(k)): (n, f) for c, k, n, f in rows if (c, k) in wanted}
