@@ -17,7 +17,7 @@ from flask_socketio import SocketIO
 from sqlalchemy import event
 
 from service.config import Config
-from service.domain.ports import ChatPlatform, Ports, ReplySender
+from service.domain.ports import ChatPlatform, JobQueue, Ports, ReplySender
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -59,9 +59,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def build_ports(config: Config, live: SocketIO) -> Ports:
-    """The real adapters: RQ on Redis (fakeredis in-process on the embedded default), and
-    Rocket.Chat (a recording stand-in when ROCKETCHAT_URL is unset)."""
-    from fakeredis import FakeStrictRedis
+    """The real adapters: RQ on Redis (on the embedded default, a background thread of this
+    process), and Rocket.Chat (a recording stand-in when ROCKETCHAT_URL is unset)."""
     from flask_socketio import SocketIO
     from rq import Retry
 
@@ -69,15 +68,19 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
     from service.adapters.recording_chat import RecordingChatPlatform
     from service.adapters.rocketchat import RocketChatClient
     from service.adapters.rq_queue import RQJobQueue
+    from service.adapters.thread_queue import InlineJobQueue, ThreadJobQueue
 
+    jobs: JobQueue
     if config.redis_url:
         # Exponential back-off for Rocket.Chat or database outages, then "failed" for replay.
         intervals = list(config.retry_intervals)
         jobs = RQJobQueue.from_url(
             config.redis_url, retry=Retry(max=len(intervals), interval=intervals)
         )
+    elif config.jobs_inline:
+        jobs = InlineJobQueue()
     else:
-        jobs = RQJobQueue(FakeStrictRedis(), is_async=False)
+        jobs = ThreadJobQueue(retry_intervals=config.retry_intervals)
     chat: ChatPlatform
     if config.rocketchat_url and config.rocketchat_user_id and config.rocketchat_auth_token:
         chat = RocketChatClient(
@@ -119,9 +122,19 @@ def build_senders(config: Config) -> dict[str, ReplySender]:
     return senders
 
 
+def _bind_in_process_jobs(app: Flask) -> None:
+    """Jobs run by this process (the embedded default) run inside this app's context."""
+    from service.adapters.thread_queue import InlineJobQueue, ThreadJobQueue
+
+    jobs = app.extensions["ports"].jobs
+    if isinstance(jobs, ThreadJobQueue | InlineJobQueue):
+        jobs.bind(app.app_context)
+
+
 def _sweep_in_process(app: Flask) -> None:
     """Embedded default: no worker runs, so the web process sweeps (pending rows, owner
-    timeouts). Started by the first request, so CLI commands start no thread."""
+    timeouts) into its job thread. Started by the first request, so CLI commands start no
+    thread; ``app.extensions["carteras.sweep_stop"]`` stops it."""
     from service.jobs import sweeper
 
     lock, started = threading.Lock(), threading.Event()
@@ -133,7 +146,9 @@ def _sweep_in_process(app: Flask) -> None:
         with lock:
             if not started.is_set():
                 started.set()
-                sweeper.start_in_background(app, app.config["CARTERAS"].sweep_interval)
+                app.extensions["carteras.sweep_stop"] = sweeper.start_in_background(
+                    app, app.config["CARTERAS"].sweep_interval
+                )
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
@@ -185,8 +200,9 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     socketio = SocketIO(app, message_queue=config.redis_url, async_mode="threading")
     live.register(app, socketio)
     app.extensions["ports"] = ports or build_ports(config, socketio)
+    _bind_in_process_jobs(app)
     init_request_logging(app)
-    if not config.redis_url and not config.testing:
+    if not config.redis_url and not config.jobs_inline:
         _sweep_in_process(app)
     init_api(app)
     init_ui(app)

@@ -126,6 +126,9 @@ class Config:
     # Service routing names only agents seen available within three such intervals.
     presence_interval: float = 15.0
     testing: bool = False
+    # Tests only (never read from the environment): without REDIS_URL, run each job at once
+    # inside the request that queued it instead of in the background thread.
+    jobs_inline: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:

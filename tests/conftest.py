@@ -84,6 +84,9 @@ def make_config(database_url: str, **overrides: Any) -> Config:
         "sendgrid_webhook_user": samples.SENDGRID_AUTH[0],
         "sendgrid_webhook_password": samples.SENDGRID_AUTH[1],
         "rocketchat_webhook_token": samples.ROCKETCHAT_TOKEN,
+        # jobs run inside the request that queued them, so a test asserts right after it;
+        # tests/integration/test_thread_queue.py covers the embedded default's job thread
+        "jobs_inline": True,
     }
     return Config(**{**settings, **overrides})
 

@@ -1,7 +1,7 @@
 """RQ behind the JobQueue port: one job per id, retries with back-off, typed unavailability.
 
-On the embedded default it runs on fakeredis with ``is_async=False``: the same code path,
-with jobs executed in-process right after they are enqueued.
+Used when REDIS_URL is set; the embedded default runs the same jobs in a thread of the web
+process (adapters/thread_queue.py). ``is_async=False`` (tests) runs each job when enqueued.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Adapters implement them; ``service.app`` builds the real ones, tests pass fakes.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -38,6 +39,18 @@ class JobQueue(Protocol):
         :raise QueueUnavailable: the queue backend cannot be reached.
         """
         ...
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """The job this thread runs, set by queues that run jobs themselves (the in-process
+    queue); RQ's own jobs are found through ``rq.get_current_job``."""
+
+    id: str
+    retries_left: int
+
+
+running_job: ContextVar[RunningJob | None] = ContextVar("running_job", default=None)
 
 
 class ChatPlatformError(Exception):

@@ -10,13 +10,13 @@ from flask import Flask, current_app
 from rq import get_current_job
 
 from service.config import Config
-from service.domain.ports import Ports
+from service.domain.ports import Ports, RunningJob, running_job
 
 
 @contextmanager
 def job_context() -> Iterator[Flask]:
-    """Push a new app context on the app of the caller (worker CLI, or the request that ran
-    the job in-process); its teardown removes the job's session."""
+    """Push a new app context on the app of the caller (worker CLI, the in-process queue's
+    thread, or the caller of an inline job); its teardown removes the job's session."""
     app = cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     with app.app_context():
         yield app
@@ -30,12 +30,19 @@ def settings() -> Config:
     return cast(Config, current_app.config["CARTERAS"])
 
 
-def last_attempt() -> bool:
-    """True when RQ will not retry the current job after this run."""
+def _running() -> RunningJob | None:
     job = get_current_job()
+    if job is not None:
+        return RunningJob(job.id, job.retries_left or 0)
+    return running_job.get()  # the in-process queue's job, if any
+
+
+def last_attempt() -> bool:
+    """True when the queue will not retry the current job after this run."""
+    job = _running()
     return job is None or not job.retries_left
 
 
 def current_job_id() -> str | None:
-    job = get_current_job()
+    job = _running()
     return job.id if job is not None else None
