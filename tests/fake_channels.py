@@ -104,9 +104,11 @@ class SmtpSink:
     """A local SMTP server (aiosmtpd) keeping every message it receives."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        # The listening socket is bound here and handed to the server: the port is ours from
+        # the start, never probed, released and hoped for.
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        self.port = listener.getsockname()[1]
         self.messages: list[bytes] = []
         self.recipients: list[list[str]] = []  # the envelope's RCPT TO of each message
         sink = self
@@ -117,7 +119,7 @@ class SmtpSink:
                 sink.recipients.append(list(envelope.rcpt_tos))
                 return "250 OK"
 
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller = _BoundController(listener, Handler(), hostname="127.0.0.1")
 
     def __enter__(self) -> SmtpSink:
         self.controller.start()
@@ -125,3 +127,18 @@ class SmtpSink:
 
     def __exit__(self, *_: object) -> None:
         self.controller.stop()
+
+
+class _BoundController(Controller):
+    """aiosmtpd's threaded controller serving on a socket that is already bound."""
+
+    def __init__(self, listener: socket.socket, handler: Any, **kwargs: Any) -> None:
+        super().__init__(handler, port=listener.getsockname()[1], **kwargs)
+        self.listener = listener
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self.listener)
+
+    def stop(self, *args: Any, **kwargs: Any) -> None:
+        super().stop(*args, **kwargs)
+        self.listener.close()

@@ -6,6 +6,7 @@ Pure code: must not import Flask, werkzeug or the database.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,13 +55,17 @@ def _handles(visitor: dict[str, Any]) -> tuple[Identity, ...]:
     return tuple(found)
 
 
-def _offline(body: dict[str, Any], raw: bytes) -> InboundMessage:
+def _offline(body: dict[str, Any]) -> InboundMessage:
     visitor = as_dict(body.get("visitor"))
     address = str(visitor.get("email") or "").strip()
+    # An offline message has no id: its key is a digest of what it says (not of the bytes,
+    # so the same message sent again with other whitespace or key order is still one).
+    content = [body.get("sentAt"), visitor.get("email"), visitor.get("name"), body.get("message")]
+    digest = sha256_hex(json.dumps(content, sort_keys=True, default=str).encode())
     return InboundMessage(
         channel="webchat",
         provider=PROVIDER,
-        external_id="offline:" + sha256_hex(raw),
+        external_id="offline:" + digest,
         sender=Identity(kind="email", value=address.lower(), raw=address) if address else None,
         sender_name=visitor.get("name") or None,
         sent_at=_when(body.get("sentAt")) or datetime.now(UTC),
@@ -113,7 +118,7 @@ def parse(req: InboundRequest) -> Delivery:
         raise PayloadError("expected a JSON object with a 'type'")
     event = body["type"]
     if event == "LivechatOfflineMessage":
-        return Delivery(messages=(_offline(body, req.raw),))
+        return Delivery(messages=(_offline(body),))
     room_id = body.get("_id")
     visitor = as_dict(body.get("visitor"))
     messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]

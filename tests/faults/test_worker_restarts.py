@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,10 +43,15 @@ SERVE = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def unallocated_ports() -> list[int]:
+    """Ports below the kernel's ephemeral range, shuffled: bind(0) and outgoing connections
+    never take these, so one stays free while its private Redis restarts. (A port probed
+    with bind(0) and released could be handed to anyone in between.) Flask-SocketIO needs
+    a redis:// URL, so a Unix socket is not an option."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = list(range(max(1024, low - 8000), low))
+    random.shuffle(ports)
+    return ports
 
 
 class PrivateRedis:
@@ -57,7 +62,8 @@ class PrivateRedis:
         self.url = f"redis://127.0.0.1:{port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> bool:
+        """Start it and wait for it; False when its port is taken (it exits at once)."""
         self.process = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
             + ["--save", "", "--appendonly", "no"],
@@ -69,8 +75,10 @@ class PrivateRedis:
         while True:
             try:
                 client.ping()
-                return
+                return True
             except redis.exceptions.ConnectionError:
+                if self.process.poll() is not None:
+                    return False
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
@@ -85,8 +93,12 @@ class PrivateRedis:
 def private_redis():
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    server = PrivateRedis(free_port())
-    server.start()
+    for port in unallocated_ports()[:20]:
+        server = PrivateRedis(port)
+        if server.start():
+            break
+    else:
+        pytest.fail("no free port for a private redis-server")
     yield server
     server.stop()
 
@@ -167,7 +179,7 @@ def test_a_worker_keeps_running_through_a_redis_restart(
         private_redis.stop()
         time.sleep(2)  # Redis is away: the worker waits with back-off, it does not exit
         assert worker.process.poll() is None
-        private_redis.start()  # same port, empty: no queues, no registration
+        assert private_redis.start()  # same port, empty: no queues, no registration
 
         monkeypatch.setattr(app.extensions["ports"], "jobs", RQJobQueue.from_url(private_redis.url))
         response = Posting(client, app).whatsapp(whatsapp_text("wamid.back"))
@@ -205,7 +217,7 @@ def test_the_scheduler_runs_a_scheduled_job_after_a_redis_restart(
         wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
         private_redis.stop()
         time.sleep(1)
-        private_redis.start()
+        assert private_redis.start()
         wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker back")
 
         queue = RQJobQueue.from_url(private_redis.url)

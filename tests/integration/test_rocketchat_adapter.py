@@ -99,9 +99,10 @@ def test_proxy_pages_timeouts_and_refused_connections_are_retryable(rc, client):
     with pytest.raises(ChatPlatformUnavailable):
         client.presence("u-luis")
     rc.delay = 0.0
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    nobody = RocketChatClient(f"http://127.0.0.1:{port}", "u", "t", timeout=1)
-    with pytest.raises(ChatPlatformUnavailable):
-        nobody.presence("u-luis")
+    # a port bound by this test but not listening refuses connections, and stays ours
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        nobody = RocketChatClient(f"http://127.0.0.1:{port}", "u", "t", timeout=1)
+        with pytest.raises(ChatPlatformUnavailable):
+            nobody.presence("u-luis")

@@ -6,6 +6,7 @@ Pure code: must not import Flask, werkzeug or the database.
 
 from __future__ import annotations
 
+import email.errors
 import email.parser
 import email.policy
 from datetime import UTC, datetime
@@ -100,7 +101,12 @@ def _parse_raw_mime(data: bytes, files: list[Attachment]) -> Delivery:
     if not address:
         raise PayloadError("the raw message has no From address")
     body = message.get_body(preferencelist=("plain",))
-    text = body.get_content() if body is not None else None
+    try:
+        text = body.get_content() if body is not None else None
+    except (LookupError, email.errors.MessageError):
+        # a charset Python does not know: the bytes as UTF-8, wrong characters replaced
+        raw = body.get_payload(decode=True) if body is not None else None
+        text = decode_text(raw, None) if isinstance(raw, bytes) else None
     message_id = str(message.get("Message-ID", "")) or None
     return Delivery(
         messages=(

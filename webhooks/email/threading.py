@@ -36,7 +36,8 @@ def decode_words(value: str | None) -> str | None:
         return None
     try:
         return str(email.header.make_header(email.header.decode_header(value))).strip() or None
-    except (LookupError, UnicodeDecodeError, ValueError, email.errors.HeaderParseError):
+    except (LookupError, UnicodeError, ValueError, email.errors.MessageError):
+        # CharsetError (a MessageError): a charset name that is not ASCII
         return value.strip() or None
 
 
@@ -48,8 +49,9 @@ def split_address(value: str | None) -> tuple[str | None, str | None]:
     return decode_words(name), (address.strip() or None)
 
 
-def parse_date(value: str | None) -> datetime | None:
-    if not value:
+def parse_date(value: object) -> datetime | None:
+    """The header's moment in UTC; None when it is missing, not text, or not a date."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
