@@ -43,5 +43,13 @@ BENCHES := bench/webhook_ack.py bench/routing_job.py bench/import_contacts.py be
 bench: install
 	@for f in $(BENCHES); do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# Soak (bench/soak.py; not part of test or bench): gunicorn web and `flask worker` processes on
+# PostgreSQL, a private redis-server and a fake Rocket.Chat, while a worker is SIGKILLed, Redis
+# restarts empty and Rocket.Chat answers 500 to 10 % of calls. A few minutes on 2 cores;
+# SOAK_ARGS="--customers 20 --messages 3" for a shorter run.
+.PHONY: soak
+soak: install
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
