@@ -373,8 +373,8 @@ def resolve_contact(
 
 def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timedelta) -> list[int]:
     """Rows to enqueue again: pending past *grace* (Redis was down, or the process died
-    between commit and enqueue), waiting past their time, or processing with a lease not
-    renewed for *lease* (the
+    between commit and enqueue), queued for a retry past *grace* (Redis may have lost it),
+    waiting past their time, or processing with a lease not renewed for *lease* (the
     worker died mid-job). Nobody holds any of them: the processing ones go back to pending
     in one compare-and-set, so a lease renewed meanwhile keeps its row."""
     abandoned = session.scalars(
@@ -387,6 +387,9 @@ def stale_ids(session: Session, now: datetime, *, grace: timedelta, lease: timed
         select(InboxMessage.id).where(
             (
                 (InboxMessage.status == "pending") & (InboxMessage.received_at <= now - grace)
+                # a try failed and its retry lives only in Redis: a Redis that restarted
+                # empty forgot it (a retry still scheduled keeps its job id: not doubled)
+                | ((InboxMessage.status == "queued") & (InboxMessage.updated_at <= now - grace))
                 # a wait that is over (its scheduled job is the first to try; this is the net)
                 | ((InboxMessage.status == "waiting") & (InboxMessage.not_before <= now))
             ),

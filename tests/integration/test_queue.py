@@ -185,3 +185,28 @@ def test_real_worker_retries_rocketchat_errors_and_routes_once(
             "cartera:Premium",
             "equipo:Norte",
         ]
+
+
+def test_a_retry_lost_with_redis_is_swept_and_one_still_scheduled_is_not_doubled(
+    app, backend, post, make, monkeypatch, real_redis
+):
+    from rq import Retry
+
+    from tests.fake_rocketchat import FakeRocketChat
+
+    use_queue(app, monkeypatch, RQJobQueue.from_url(REDIS_URL, retry=Retry(max=3, interval=300)))
+    with FakeRocketChat(API_Enable_Rate_Limiter=False) as rc:
+        rc.add_agent("u-luis", "luis", online=True)
+        rc.fail("livechat/visitor", status=500, times=1)
+        post.whatsapp(whatsapp_text("wamid.lost-retry", sender="5215512345678"))
+        run_worker(backend, **rocketchat_env(rc))
+        (row,) = post.rows()
+        assert row.status == "queued"  # its retry waits in Redis for 300 s
+        with app.app_context():  # the retry is still scheduled: found, not enqueued twice
+            assert sweeper.requeue_stale(grace=timedelta(0)) == (1, 0)
+        real_redis.flushdb()  # Redis restarted empty: the scheduled retry is gone
+        with app.app_context():
+            assert sweeper.requeue_stale(grace=timedelta(0)) == (1, 1)
+        run_worker(backend, **rocketchat_env(rc))
+        (row,) = post.rows()
+        assert row.status == "processed" and len(rc.messages) == 1
