@@ -88,6 +88,7 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
             config.rocketchat_user_id,
             config.rocketchat_auth_token,
             no_agent_wait=config.no_agent_wait,
+            quick_retries=config.rocketchat_quick_retries,
         )
     else:
         chat = RecordingChatPlatform()

@@ -125,10 +125,18 @@ class Config:
     # Every so many seconds the sweep asks Rocket.Chat which agents are available; External
     # Service routing names only agents seen available within three such intervals.
     presence_interval: float = 15.0
+    # A Rocket.Chat 5xx or refused connection is tried again this many times within the job
+    # (0.2 s, 0.6 s, 1.5 s apart) before the job's own back-off takes over.
+    rocketchat_quick_retries: int = 2
     testing: bool = False
     # Tests only (never read from the environment): without REDIS_URL, run each job at once
     # inside the request that queued it instead of in the background thread.
     jobs_inline: bool = False
+    # Outbound media (issue 17): how long a signed file link (GET /media/<token>, fetched by
+    # Twilio) stays valid, and the approved WhatsApp templates ("name:language, ...") a
+    # coordinator may send instead of a reply refused for the closed 24-hour window.
+    media_link_ttl: float = 900.0
+    whatsapp_templates: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -192,9 +200,16 @@ class Config:
             no_agent_wait=parse_seconds(
                 env.get("CARTERAS_NO_AGENT_WAIT"), 30.0, name="CARTERAS_NO_AGENT_WAIT"
             ),
+            rocketchat_quick_retries=parse_int(
+                env.get("CARTERAS_RC_QUICK_RETRIES"), 2, name="CARTERAS_RC_QUICK_RETRIES"
+            ),
             presence_interval=parse_seconds(
                 env.get("CARTERAS_PRESENCE_INTERVAL"), 15.0, name="CARTERAS_PRESENCE_INTERVAL"
             ),
+            media_link_ttl=parse_seconds(
+                env.get("CARTERAS_MEDIA_LINK_TTL"), 900.0, name="CARTERAS_MEDIA_LINK_TTL"
+            ),
+            whatsapp_templates=parse_templates(env.get("CARTERAS_WHATSAPP_TEMPLATES")),
         )
         config.validate()
         return config
@@ -225,3 +240,18 @@ class Config:
 
     def with_overrides(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def parse_templates(value: str | None) -> tuple[tuple[str, str], ...]:
+    """``"seguimiento:es_MX, pago_pendiente:es"`` -> (("seguimiento", "es_MX"), ...)."""
+    found = []
+    for entry in (value or "").split(","):
+        name, _, language = entry.strip().partition(":")
+        if not entry.strip():
+            continue
+        if not name.strip() or not language.strip():
+            raise ValueError(
+                f"CARTERAS_WHATSAPP_TEMPLATES entries are name:language, got {entry.strip()!r}"
+            )
+        found.append((name.strip(), language.strip()))
+    return tuple(found)

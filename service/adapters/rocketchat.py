@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from service.domain.ports import (
     ChatPlatformWait,
     Room,
     RoomClosed,
+    SameDepartment,
     Visitor,
 )
 from service.domain.routing import Presence
@@ -40,8 +42,10 @@ from service.domain.routing import Presence
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A forward to the agent already serving the room is done (a retry after it went through).
-# A same-department forward is NOT: Rocket.Chat refused it and the room did not move.
+# A same-department forward is NOT: Rocket.Chat refused it and the room did not move
+# (lib/Helper.ts forwardRoomToDepartment); the job decides again on the room as it is.
 ALREADY_SERVING = "error-selected-agent-room-agent-are-same"
+SAME_DEPARTMENT = "error-forwarding-chat-same-department"
 # lib/Helper.ts forwardRoomToAgent: Users.findOneOnlineAgentById found nobody (offline, not
 # available, inactive, not a livechat agent, or no such user).
 AGENT_UNAVAILABLE = "error-user-is-offline"
@@ -54,6 +58,7 @@ DUPLICATE_MESSAGE = "Cannot convert undefined or null to object"
 NO_AGENT_ONLINE = "no-agent-online"
 TOO_MANY = "error-too-many-requests"
 BADGE_FIELD = "cartera"
+QUICK_BACKOFF = (0.2, 0.6, 1.5)  # seconds before each quick retry of a 5xx
 
 
 class RocketChatClient:
@@ -66,6 +71,7 @@ class RocketChatClient:
         auth_token: str,
         timeout: float = 10.0,
         no_agent_wait: float = 30.0,
+        quick_retries: int = 0,
     ) -> None:
         self.rc = RocketChat(
             user_id=user_id,
@@ -75,6 +81,7 @@ class RocketChatClient:
             timeout=timeout,
         )
         self.no_agent_wait = no_agent_wait
+        self.quick_retries = max(0, quick_retries)
 
     def _wait(self, what: str, code: str, response: requests.Response | None) -> ChatPlatformWait:
         """A 429 waits until X-RateLimit-Reset (epoch milliseconds, ApiClass.ts); no agent
@@ -126,12 +133,23 @@ class RocketChatClient:
             response.append(answer)
             return json_or_error(answer)
 
-        try:
-            return self._call(path, call)
-        except ChatPlatformWait as wait:
-            if wait.code == TOO_MANY and response:
-                raise self._wait(path, TOO_MANY, response[0]) from wait
-            raise
+        for attempt in range(self.quick_retries + 1):
+            response.clear()
+            try:
+                return self._call(path, call)
+            except ChatPlatformWait as wait:
+                if wait.code == TOO_MANY and response:
+                    raise self._wait(path, TOO_MANY, response[-1]) from wait
+                raise
+            except ChatPlatformUnavailable as exc:
+                # A 5xx or a refused connection is tried again at once, a few times: every
+                # step is safe to repeat (a repeated message id is refused and confirmed, a
+                # visitor, room, badge or forward comes out the same). A timeout is not: it
+                # already cost its wait, and the job's back-off handles it.
+                if attempt == self.quick_retries or isinstance(exc.__cause__, requests.Timeout):
+                    raise
+                time.sleep(QUICK_BACKOFF[min(attempt, len(QUICK_BACKOFF) - 1)])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _get(self, path: str, **params: str) -> Any:
         return self._send("GET", path, params=params)
@@ -242,6 +260,8 @@ class RocketChatClient:
                 return
             if exc.code == AGENT_UNAVAILABLE:
                 raise AgentUnavailable(str(exc), exc.code) from exc
+            if exc.code == SAME_DEPARTMENT:
+                raise SameDepartment(str(exc), exc.code) from exc
             if exc.code in CLOSED:
                 raise RoomClosed(str(exc), exc.code) from exc
             raise

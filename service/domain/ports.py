@@ -84,6 +84,10 @@ class RoomClosed(ChatPlatformError):
     """The room was closed in the chat platform; a new one must be opened."""
 
 
+class SameDepartment(ChatPlatformError):
+    """A forward to the department the room is already in: refused, the room did not move."""
+
+
 class AgentUnavailable(ChatPlatformError):
     """The agent cannot take the room: offline, not available, inactive, not an agent or
     gone from the platform."""

@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 from service.domain import conversations as convs
 from service.domain import handoffs, outbound
 from service.domain.identity import EMAIL, PHONE
-from service.domain.ports import AgentUnavailable, Ports, QueueUnavailable, Room, RoomClosed
+from service.domain.ports import (
+    AgentUnavailable,
+    Ports,
+    QueueUnavailable,
+    Room,
+    RoomClosed,
+    SameDepartment,
+)
 from service.domain.routing import (
     CARTERA_INACTIVE,
     OWNER_TIMEOUT_TEAM,
@@ -155,7 +162,17 @@ def _to_team(
     assert conversation.rc_room_id
     text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
     step = handoffs.to_team(text, department_id, room, reason, take_from=take_from)
-    _do(ports, conversation.rc_room_id, step)
+    try:
+        _do(ports, conversation.rc_room_id, step)
+    except SameDepartment:
+        # The room is in that department after all (what we knew of it was stale, or an
+        # earlier try went through and its answer was lost): decide again on what it is now.
+        # A room still refused is not placed, and never recorded as placed.
+        current = ports.chat.room(conversation.rc_room_id)
+        step = handoffs.to_team(text, department_id, current, reason, take_from=take_from)
+        if step.action == "forward_department":
+            raise
+        _do(ports, conversation.rc_room_id, step)
     conversation.forwarded_to = step.record
     conversation.routed_to = "team"
 

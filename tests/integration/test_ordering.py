@@ -109,14 +109,14 @@ def test_a_deferred_message_whose_hand_over_was_lost_is_swept(app, rc, post):
 def test_order_holds_with_retries_and_two_real_workers(
     app, backend, post, make, monkeypatch, real_redis
 ):
-    """Ten customers, five messages each, Rocket.Chat failing the first twelve posts: every
+    """Ten customers, five messages each, Rocket.Chat failing the first 36 posts: every
     failed post is retried by RQ while two worker processes race, and yet each room shows
     its messages once, in the order sent."""
     retrying = RQJobQueue.from_url(REDIS_URL, retry=Retry(max=5, interval=0))
     monkeypatch.setattr(app.extensions["ports"], "jobs", retrying)
     with FakeRocketChat(API_Enable_Rate_Limiter=False) as rc:
         rc.add_agent("u-luis", "luis", online=True)
-        rc.fail("livechat/message", status=500, times=12)
+        rc.fail("livechat/message", status=500, times=36)  # 3 calls a try: 12 failed tries
         customers = [f"52155{n:08d}" for n in range(10)]
         for turn in range(5):
             for c, phone in enumerate(customers):

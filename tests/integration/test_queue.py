@@ -172,14 +172,15 @@ def test_real_worker_retries_rocketchat_errors_and_routes_once(
     with FakeRocketChat() as rc:
         rc.add_agent("u-luis", "luis", online=True)
         rc.add_custom_field("cartera", "Cartera")
-        rc.fail("livechat/room.saveInfo", status=500, times=2)
+        # each try calls three times (the adapter's quick retries): two whole tries fail
+        rc.fail("livechat/room.saveInfo", status=500, times=6)
         post.whatsapp(whatsapp_text("wamid.retry", sender="5215512345678"))
         run_worker(backend, **rocketchat_env(rc))
         (row,) = post.rows()
         assert row.status == "processed" and row.attempts == 3, row.last_error
         assert len(rc.rooms) == 1 and len(rc.messages) == 1  # opened and posted once
         assert len(rc.calls_to("livechat/visitor")) == 1
-        assert len(rc.calls_to("livechat/room.saveInfo")) == 3  # two 500s, then tagged
+        assert len(rc.calls_to("livechat/room.saveInfo")) == 7  # six 500s, then tagged
         (room,) = rc.rooms.values()
         assert room["servedBy"]["_id"] == "u-luis" and room["tags"] == [
             "cartera:Premium",
@@ -197,7 +198,7 @@ def test_a_retry_lost_with_redis_is_swept_and_one_still_scheduled_is_not_doubled
     use_queue(app, monkeypatch, RQJobQueue.from_url(REDIS_URL, retry=Retry(max=3, interval=300)))
     with FakeRocketChat(API_Enable_Rate_Limiter=False) as rc:
         rc.add_agent("u-luis", "luis", online=True)
-        rc.fail("livechat/visitor", status=500, times=1)
+        rc.fail("livechat/visitor", status=500, times=3)  # one whole try, quick retries too
         post.whatsapp(whatsapp_text("wamid.lost-retry", sender="5215512345678"))
         run_worker(backend, **rocketchat_env(rc))
         (row,) = post.rows()

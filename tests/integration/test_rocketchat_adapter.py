@@ -106,3 +106,22 @@ def test_proxy_pages_timeouts_and_refused_connections_are_retryable(rc, client):
         nobody = RocketChatClient(f"http://127.0.0.1:{port}", "u", "t", timeout=1)
         with pytest.raises(ChatPlatformUnavailable):
             nobody.presence("u-luis")
+
+
+def test_a_5xx_is_tried_again_at_once_a_few_times(rc):
+    quick = RocketChatClient(rc.url, rc.user_id, rc.auth_token, timeout=2, quick_retries=2)
+    rc.fail("livechat/users/agent", status=502, times=2)
+    assert quick.presence("u-luis").available  # third call answered
+    rc.fail("livechat/users/agent", status=500, times=3)
+    with pytest.raises(ChatPlatformUnavailable):
+        quick.presence("u-luis")
+    assert len(rc.calls_to("livechat/users/agent/u-luis")) == 6
+
+
+def test_a_timeout_is_not_tried_again_within_the_call(rc):
+    quick = RocketChatClient(rc.url, rc.user_id, rc.auth_token, timeout=0.5, quick_retries=2)
+    rc.delay = 1.0
+    with pytest.raises(ChatPlatformUnavailable):
+        quick.presence("u-luis")
+    rc.delay = 0.0
+    assert len(rc.calls_to("livechat/users/agent/u-luis")) == 1

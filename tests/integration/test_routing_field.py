@@ -293,3 +293,24 @@ def test_rocketchats_rate_limit_is_a_wait_until_the_time_it_gives(app, rc, post,
         sweeper.sweep()
     assert post.rows()[-1].status == "processed"
     assert len(rc.messages) == 6 and len(rc.rooms) == 6
+
+
+def test_a_forward_whose_answer_was_lost_is_not_failed_by_the_retry(
+    app, rc, post, coordinator, org, now_clock, monkeypatch
+):
+    from service.adapters.rocketchat import RocketChatClient
+
+    quick = RocketChatClient(rc.url, rc.user_id, rc.auth_token, timeout=5, quick_retries=1)
+    monkeypatch.setattr(app.extensions["ports"], "chat", quick)
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    rc.lose_answer("livechat/room.forward")  # moved to the department, but we hear a 504
+    now_clock.current += timedelta(seconds=31)
+    with app.app_context():
+        assert sweeper.fallback_overdue() == 1
+    (conv,) = conversations(app)
+    # the quick retry was refused as same-department; the room, read again, is placed
+    assert len(rc.calls_to("livechat/room.forward")) == 2 and len(rc.forwards) == 1
+    assert rc.rooms[conv.rc_room_id]["departmentId"] == "dep-norte"
+    assert (conv.routed_to, conv.forwarded_to) == ("team", "department:dep-norte")
