@@ -105,6 +105,9 @@ def test_a_refused_same_department_forward_is_never_recorded_as_done(app, rc, po
     rc.set_online("u-luis", False)
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
     (conv,) = conversations(app)
+    # Rocket.Chat refuses as same-department, yet the room, read again, is elsewhere: the
+    # refusal is not taken for a done step
+    rc.rooms[conv.rc_room_id]["departmentId"] = "dep-sur"
     rc.fail("livechat/room.forward", status=400, error="error-forwarding-chat-same-department")
     with app.app_context():
         held = db.session.get(Conversation, conv.id)
