@@ -83,6 +83,8 @@ def test_valid_hours_are_kept_as_given_and_extra_keys_dropped():
         ),
         ({"timezone": MX, "weekly": {"mon": "09:00-18:00"}}, "mon: ranges look like"),
         ({"timezone": MX, "weekly": {"mon": ["09:00"]}}, "mon: ranges look like"),
+        ({"timezone": MX, "weekly": {"mon": ""}}, "mon: ranges look like"),
+        ({"timezone": MX, "weekly": {"mon": {}}}, "mon: ranges look like"),
         ({"timezone": MX, "weekly": {"mon": [["09:00"]]}}, "mon: ranges look like"),
         ({"timezone": MX, "weekly": {"mon": [["09:00", "12:00", "18:00"]]}}, "mon: ranges"),
         ({"timezone": MX, "weekly": {"tue": [["18:00", "09:00"]]}}, "tue: ranges look like"),
