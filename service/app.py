@@ -58,7 +58,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def build_ports(config: Config, live: SocketIO) -> Ports:
+def build_ports(config: Config, live: SocketIO, instance: Path | None = None) -> Ports:
     """The real adapters: RQ on Redis (on the embedded default, a background thread of this
     process), and Rocket.Chat (a recording stand-in when ROCKETCHAT_URL is unset)."""
     from flask_socketio import SocketIO
@@ -94,8 +94,21 @@ def build_ports(config: Config, live: SocketIO) -> Ports:
         chat = RecordingChatPlatform()
     # Workers publish badges through Redis; the embedded default emits from the web process.
     emitter = SocketIO(message_queue=config.redis_url) if config.redis_url else live
+    from service.adapters.channel_files import ChannelFilesClient
+
+    files = ChannelFilesClient(
+        Path(config.media_dir) if config.media_dir else (instance or Path(".")) / "media",
+        whatsapp_token=config.whatsapp_access_token,
+        whatsapp_api_url=config.whatsapp_api_url,
+        twilio_account_sid=config.twilio_account_sid,
+        twilio_auth_token=config.twilio_auth_token,
+    )
     return Ports(
-        jobs=jobs, chat=chat, badges=SocketIOBadges(emitter), senders=build_senders(config)
+        jobs=jobs,
+        chat=chat,
+        badges=SocketIOBadges(emitter),
+        senders=build_senders(config),
+        files=files,
     )
 
 
@@ -200,7 +213,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     # Registers itself as app.extensions["socketio"].
     socketio = SocketIO(app, message_queue=config.redis_url, async_mode="threading")
     live.register(app, socketio)
-    app.extensions["ports"] = ports or build_ports(config, socketio)
+    app.extensions["ports"] = ports or build_ports(config, socketio, instance)
     _bind_in_process_jobs(app)
     init_request_logging(app)
     if not config.redis_url and not config.jobs_inline:

@@ -128,6 +128,11 @@ class Config:
     # A Rocket.Chat 5xx or refused connection is tried again this many times within the job
     # (0.2 s, 0.6 s, 1.5 s apart) before the job's own back-off takes over.
     rocketchat_quick_retries: int = 2
+    # Customers' files for the agent's room: largest size, the types that go (``image/*``
+    # patterns), and where files that came inside a delivery (email) wait for their job.
+    media_max_bytes: int = 16 * 1024 * 1024
+    media_types: tuple[str, ...] = ()  # () = images, PDF, audio, video, office documents
+    media_dir: str | None = None
     testing: bool = False
     # Tests only (never read from the environment): without REDIS_URL, run each job at once
     # inside the request that queued it instead of in the background thread.
@@ -200,6 +205,15 @@ class Config:
             no_agent_wait=parse_seconds(
                 env.get("CARTERAS_NO_AGENT_WAIT"), 30.0, name="CARTERAS_NO_AGENT_WAIT"
             ),
+            media_max_bytes=parse_int(
+                env.get("CARTERAS_MEDIA_MAX_BYTES"),
+                16 * 1024 * 1024,
+                name="CARTERAS_MEDIA_MAX_BYTES",
+            ),
+            media_types=tuple(
+                t.strip() for t in (opt("CARTERAS_MEDIA_TYPES") or "").split(",") if t.strip()
+            ),
+            media_dir=opt("CARTERAS_MEDIA_DIR"),
             rocketchat_quick_retries=parse_int(
                 env.get("CARTERAS_RC_QUICK_RETRIES"), 2, name="CARTERAS_RC_QUICK_RETRIES"
             ),

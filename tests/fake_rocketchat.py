@@ -69,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
     "FileUpload_Enabled": True,
     "Livechat_fileupload_enabled": True,
     "FileUpload_MaxFileSize": 104857600,
+    "FileUpload_MediaTypeWhiteList": "",
+    "FileUpload_MediaTypeBlackList": "image/svg+xml",
     "Message_AllowEditing": True,
 }
 # Routes with their own rateLimiterOptions (visitor.ts and room.ts): 5 calls a minute.
@@ -105,6 +107,13 @@ class NotLoggedIn(RCError):
         return {**super().body(), "status": "error", "message": self.code}
 
 
+class Refusal(RCError):
+    """upload.ts's API.v1.failure({reason}): 400 ``{"reason": code, "success": false}``."""
+
+    def body(self) -> dict[str, Any]:
+        return {"reason": self.code, "success": False}
+
+
 def _unauthorized() -> RCError:
     # ApiClass.ts: permissionsRequired -> Meteor.Error('error-unauthorized', ...) -> 403
     return RCError(
@@ -112,6 +121,21 @@ def _unauthorized() -> RCError:
         "User does not have the permissions required for this action",
         status=403,
     )
+
+
+def _type_allowed(mime: str, whitelist: str, blacklist: str) -> bool:
+    """lib/restrictions fileUploadIsValidContentTypeFromSettings: the blacklist first, then
+    the whitelist ("" or "*" takes all); entries may be ``type/*``."""
+
+    def listed(entries: str) -> bool:
+        for entry in (e.strip().lower() for e in entries.split(",") if e.strip()):
+            if entry == mime or (entry.endswith("/*") and mime.startswith(entry[:-1])):
+                return True
+        return False
+
+    if blacklist and listed(blacklist):
+        return False
+    return not whitelist.strip() or whitelist.strip() == "*" or listed(whitelist)
 
 
 class FakeRocketChat:
@@ -363,6 +387,7 @@ class FakeRocketChat:
             ("livechat/inquiries.returnAsInquiry", self._return_as_inquiry, "POST"),
             ("livechat/users/agent/<user_id>", self._agent, "GET"),
             ("rooms.info", self._rooms_info, "GET"),
+            ("livechat/upload/<rid>", self._upload, "POST"),
             # set-up check and sync (service/domain/rc_setup.py, rc_sync.py)
             ("me", self._me, "GET"),
             ("permissions.listAll", self._permissions_list_all, "GET"),
@@ -704,6 +729,55 @@ class FakeRocketChat:
             return {"user": None}
         fields = ("_id", "username", "name", "status", "statusLivechat", "emails")
         return {"user": {k: user[k] for k in fields if k in user}}
+
+    def _upload(self, rid: str) -> dict[str, Any]:
+        """livechat/upload/:rid (imports/server/rest/upload.ts), its checks in its order."""
+        token = request.headers.get("x-visitor-token")
+        if not token:
+            raise RCError("unauthorized", status=403)
+        if not (
+            self.settings["FileUpload_Enabled"] and self.settings["Livechat_fileupload_enabled"]
+        ):
+            raise Refusal("error-file-upload-disabled")
+        room = self.rooms.get(rid)
+        if token not in self.visitors or room is None or not room["open"]:
+            raise RCError("unauthorized", status=403)
+        if room["v"]["token"] != token:
+            raise RCError("unauthorized", status=403)
+        uploaded = request.files.get("file")
+        if uploaded is None or len(request.files) != 1:
+            raise RCError("No file uploaded", "No file uploaded")
+        data = uploaded.read()
+        limit = self.settings["FileUpload_MaxFileSize"]
+        if limit > -1 and len(data) > limit:
+            raise RCError("error-file-too-large", "error-file-too-large")
+        mime = (uploaded.mimetype or "application/octet-stream").lower()
+        if not _type_allowed(
+            mime,
+            self.settings["FileUpload_MediaTypeWhiteList"],
+            self.settings["FileUpload_MediaTypeBlackList"],
+        ):
+            raise Refusal("error-type-not-allowed")
+        file_id = self._new_id("file")
+        message = {
+            "_id": self._new_id("msg"),
+            "rid": rid,
+            "msg": request.form.get("description") or "",
+            "token": token,
+            "ts": time.time(),
+            "file": {"_id": file_id, "name": uploaded.filename, "type": mime, "size": len(data)},
+            "data": data,
+        }
+        self.messages.append(message)
+        return {k: v for k, v in message.items() if k != "data"}
+
+    def files_in(self, room_id: str) -> list[tuple[str, str, bytes]]:
+        """(name, type, bytes) of every file uploaded to the room, in order."""
+        return [
+            (m["file"]["name"], m["file"]["type"], m["data"])
+            for m in self.messages
+            if m["rid"] == room_id and "file" in m
+        ]
 
     def _rooms_info(self) -> dict[str, Any]:
         if not self._authenticated():

@@ -55,6 +55,11 @@ def shape_checked(parse: Callable[P, R]) -> Callable[P, R]:
     return checked
 
 
+def as_list(value: object) -> list[Any]:
+    """*value* if it is a JSON array, else an empty one (payloads are untrusted)."""
+    return value if isinstance(value, list) else []
+
+
 def as_dict(value: object) -> dict[str, Any]:
     """*value* if it is a JSON object, else an empty one (payloads are untrusted)."""
     return value if isinstance(value, dict) else {}
@@ -290,6 +295,7 @@ def _attachment(item: Attachment) -> Attachment:
         ref=optional_text(item.ref),
         sha256=optional_text(item.sha256),
         caption=optional_text(item.caption),
+        data=item.data if isinstance(item.data, bytes) else None,
     )
 
 

@@ -5,6 +5,7 @@ The only Flask module of this package. It never calls Rocket.Chat: jobs do.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -86,7 +87,26 @@ def _checked(
         raise BadRequest("The payload could not be read.") from None
 
 
+def _keep_files(delivery: Delivery) -> Delivery:
+    """Files that came inside the delivery (email attachments) go to the spool, and the row
+    keeps only their reference: bytes never enter the database."""
+    if not any(a.data for m in delivery.messages for a in m.attachments):
+        return delivery
+    files = cast(Ports, current_app.extensions["ports"]).files
+    kept = []
+    for message in delivery.messages:
+        items = tuple(
+            dataclasses.replace(
+                a, ref=files.keep(a.data) if files is not None and a.data else a.ref, data=None
+            )
+            for a in message.attachments
+        )
+        kept.append(dataclasses.replace(message, attachments=items))
+    return dataclasses.replace(delivery, messages=tuple(kept))
+
+
 def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[str, Any]:
+    delivery = _keep_files(delivery)
     session, now = db.session(), _now()
     if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
         raise Unauthorized("This signed token was already used (replay).")

@@ -47,7 +47,7 @@ def _handles(visitor: dict[str, Any]) -> tuple[Identity, ...]:
     # The documented shape is arrays of objects; the webhook test sends plain strings.
     found: list[Identity] = []
     for key, kind, inner in (("phone", "phone", "phoneNumber"), ("email", "email", "address")):
-        values = visitor.get(key) or []
+        values = visitor.get(key) or []  # a list, or one plain value (handled below)
         for item in values if isinstance(values, list) else [values]:
             text = item.get(inner) if isinstance(item, dict) else item
             if isinstance(text, str) and text.strip():
@@ -89,7 +89,8 @@ def _files(message: dict[str, Any]) -> tuple[Attachment, ...]:
     type and the server path of each (``title_link``, ``/file-upload/<id>/<name>``)."""
     found = []
     file = as_dict(message.get("file"))
-    for item in message.get("attachments") or []:
+    listed = message.get("attachments")
+    for item in listed if isinstance(listed, list) else []:
         item = as_dict(item)
         link = item.get("title_link")
         if isinstance(link, str) and link:
@@ -121,7 +122,8 @@ def parse(req: InboundRequest) -> Delivery:
         return Delivery(messages=(_offline(body),))
     room_id = body.get("_id")
     visitor = as_dict(body.get("visitor"))
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    listed = body.get("messages")
+    messages = [m for m in listed if isinstance(m, dict)] if isinstance(listed, list) else []
     if not isinstance(room_id, str) or not room_id:
         raise PayloadError("the room id '_id' is missing")
     last = messages[-1] if messages else {}

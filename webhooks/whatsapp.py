@@ -8,12 +8,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from service.domain import attachments
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage, StatusUpdate
 from webhooks.inbound import (
     InboundRequest,
     PayloadError,
     SignatureError,
     as_dict,
+    as_list,
     load_json,
     shape_checked,
 )
@@ -71,16 +73,10 @@ def _text(message: dict[str, Any]) -> str | None:
     if kind == "reaction":
         return body.get("emoji") or None
     if kind == "location":
-        parts = [
-            body.get("name"),
-            body.get("address"),
-            f"{body.get('latitude')},{body.get('longitude')}",
-        ]
-        return " · ".join(str(p) for p in parts if p)
+        return attachments.location(body)
     if kind == "contacts":
         cards = message.get("contacts")
-        names = [as_dict(as_dict(c).get("name")).get("formatted_name") for c in cards or []]
-        return ", ".join(str(n) for n in names if n) or None
+        return attachments.contact_cards(cards if isinstance(cards, list) else []) or None
     if kind == "system":
         return body.get("body") or None
     return None
@@ -109,7 +105,7 @@ def _message(message: dict[str, Any], value: dict[str, Any]) -> InboundMessage:
         raise PayloadError("a message lacks 'from' or 'id'")
     names = {
         str(c.get("wa_id")): (c.get("profile") or {}).get("name")
-        for c in value.get("contacts") or []
+        for c in as_list(value.get("contacts"))
         if isinstance(c, dict)
     }
     metadata = value.get("metadata") or {}
@@ -142,7 +138,7 @@ def _status(status: dict[str, Any]) -> StatusUpdate:
         status=str(status["status"]),
         occurred_at=_timestamp(status.get("timestamp")),
         recipient=status.get("recipient_id"),
-        errors=tuple(e for e in status.get("errors") or [] if isinstance(e, dict)),
+        errors=tuple(e for e in as_list(status.get("errors")) if isinstance(e, dict)),
     )
 
 
@@ -157,14 +153,16 @@ def parse(req: InboundRequest) -> Delivery:
         raise PayloadError("not a whatsapp_business_account notification")
     messages: list[InboundMessage] = []
     statuses: list[StatusUpdate] = []
+    if not isinstance(body.get("entry"), list):
+        raise PayloadError("'entry' is not a list")
     try:
-        for entry in body.get("entry") or []:
-            for change in entry.get("changes") or []:
+        for entry in body["entry"]:
+            for change in as_list(as_dict(entry).get("changes")):
                 if change.get("field") != "messages":
                     continue  # other subscriptions (templates, quality) carry no messages
                 value = change.get("value") or {}
-                messages.extend(_message(m, value) for m in value.get("messages") or [])
-                statuses.extend(_status(s) for s in value.get("statuses") or [])
+                messages.extend(_message(m, value) for m in as_list(value.get("messages")))
+                statuses.extend(_status(s) for s in as_list(value.get("statuses")))
     except (AttributeError, TypeError):
         raise PayloadError("the notification does not have the documented shape") from None
     return Delivery(messages=tuple(messages), statuses=tuple(statuses))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any
+from typing import Any, BinaryIO
 
 from service.domain.ports import (
     ChatAgent,
@@ -85,6 +85,18 @@ class RecordingChatPlatform:
         comment: str,
     ) -> None:
         self._record("forward", room_id=room_id, agent_id=agent_id, department_id=department_id)
+
+    def upload_visitor_file(
+        self,
+        token: str,
+        room_id: str,
+        file: BinaryIO,
+        *,
+        name: str,
+        content_type: str,
+        description: str | None = None,
+    ) -> None:
+        self._record("upload_visitor_file", room_id=room_id, name=name, size=len(file.read()))
 
     def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
         self._record("return_to_queue", room_id=room_id, department_id=department_id)

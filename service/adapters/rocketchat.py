@@ -14,7 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import requests
 from rocketchat_API.APIExceptions.RocketExceptions import (
@@ -32,6 +32,7 @@ from service.domain.ports import (
     ChatPlatformError,
     ChatPlatformUnavailable,
     ChatPlatformWait,
+    FileRefused,
     Room,
     RoomClosed,
     SameDepartment,
@@ -97,7 +98,9 @@ class RocketChatClient:
         try:
             result = call()
         except RocketApiException as exc:
-            code = _code(exc.error_type or exc.error)
+            # upload.ts answers its refusals as {"reason": "error-type-not-allowed"}
+            reason = (exc.response_json or {}).get("reason")
+            code = _code(exc.error_type or reason or exc.error)
             if exc.status_code == 429 or TOO_MANY in code or NO_AGENT_ONLINE in code:
                 raise self._wait(what, TOO_MANY if exc.status_code == 429 else code, None) from exc
             if exc.status_code >= 500:
@@ -120,7 +123,15 @@ class RocketChatClient:
             raise ChatPlatformError(f"{what}: {code}", code)
         return result
 
-    def _send(self, method: str, path: str, **kw: Any) -> Any:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers_extra: dict[str, str] | None = None,
+        repeatable: bool = True,
+        **kw: Any,
+    ) -> Any:
         """One call through rocketchat_API's session, with query values URL-encoded (its
         call_api_get does not) and the rate-limit headers kept for a 429."""
         url = self.rc.server_url + self.rc.api_path + path
@@ -128,12 +139,17 @@ class RocketChatClient:
 
         def call() -> Any:
             answer = self.rc.session.request(
-                method, url, headers=self.rc.headers, timeout=self.rc.timeout, **kw
+                method,
+                url,
+                headers={**self.rc.headers, **(headers_extra or {})},
+                timeout=self.rc.timeout,
+                **kw,
             )
             response.append(answer)
             return json_or_error(answer)
 
-        for attempt in range(self.quick_retries + 1):
+        tries = self.quick_retries + 1 if repeatable else 1
+        for attempt in range(tries):
             response.clear()
             try:
                 return self._call(path, call)
@@ -146,7 +162,7 @@ class RocketChatClient:
                 # step is safe to repeat (a repeated message id is refused and confirmed, a
                 # visitor, room, badge or forward comes out the same). A timeout is not: it
                 # already cost its wait, and the job's back-off handles it.
-                if attempt == self.quick_retries or isinstance(exc.__cause__, requests.Timeout):
+                if attempt == tries - 1 or isinstance(exc.__cause__, requests.Timeout):
                     raise
                 time.sleep(QUICK_BACKOFF[min(attempt, len(QUICK_BACKOFF) - 1)])
         raise AssertionError("unreachable")  # pragma: no cover
@@ -265,6 +281,35 @@ class RocketChatClient:
             if exc.code in CLOSED:
                 raise RoomClosed(str(exc), exc.code) from exc
             raise
+
+    def upload_visitor_file(
+        self,
+        token: str,
+        room_id: str,
+        file: BinaryIO,
+        *,
+        name: str,
+        content_type: str,
+        description: str | None = None,
+    ) -> None:
+        # POST livechat/upload/:rid (imports/server/rest/upload.ts): multipart field "file",
+        # header x-visitor-token; refused unless FileUpload_Enabled and
+        # Livechat_fileupload_enabled, above FileUpload_MaxFileSize, or for a type outside
+        # the whitelist (or in the blacklist); 403 for a closed or foreign room.
+        data = {"description": description} if description else None
+        try:
+            self._send(
+                "POST",
+                f"livechat/upload/{urllib.parse.quote(room_id)}",
+                files={"file": (name, file, content_type)},
+                data=data,
+                headers_extra={"x-visitor-token": token},
+                repeatable=False,  # an upload has no id: a repeat could show it twice
+            )
+        except ChatPlatformError as exc:
+            if exc.retryable:
+                raise
+            raise FileRefused(str(exc), exc.code) from exc
 
     def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
         # imports/server/rest/inquiries.ts (7.x); 6.x has only the livechat:returnAsInquiry

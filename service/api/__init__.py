@@ -71,7 +71,6 @@ def init_api(app: Flask) -> JsonErrorApi:
         org,
         rocketchat,
         routing,
-        users,
     )
 
     app.url_map.converters["id"] = IdConverter
@@ -100,7 +99,6 @@ def init_api(app: Flask) -> JsonErrorApi:
         conversations,
         routing,
         rocketchat,
-        users,
     ):
         api.register_blueprint(module.bp)
     from service.api.metrics import init_metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -93,7 +93,7 @@ def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
         "recipient": message.recipient[:320] if message.recipient else None,
         "thread_key": thread_key[:320] if thread_key else None,
         "text": message.text,
-        "attachments": [asdict(a) for a in message.attachments],
+        "attachments": [a.stored() for a in message.attachments],
         "payload": message.payload,
         "sent_at": message.sent_at,
         "received_at": now,

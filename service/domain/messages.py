@@ -5,7 +5,7 @@ Must not import Flask, the database or any provider library.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -25,7 +25,9 @@ class Identity:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A reference to a file (provider media id or URL, or a digest): never the bytes."""
+    """A file of a message: a reference to it (a provider media id or URL, or ``spool:<sha256>``
+    once the receiver has put bytes that came inside the delivery into the spool), never the
+    bytes in the database. ``data`` carries such bytes from the parser to the receiver only."""
 
     name: str | None = None
     content_type: str | None = None
@@ -33,6 +35,11 @@ class Attachment:
     ref: str | None = None
     sha256: str | None = None
     caption: str | None = None
+    data: bytes | None = field(default=None, repr=False, compare=False)
+
+    def stored(self) -> dict[str, object]:
+        """What the inbox row keeps of it: everything but the bytes."""
+        return {k: v for k, v in asdict(self).items() if k != "data"}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from service.domain.routing import Presence
 
@@ -82,6 +82,10 @@ class ChatPlatformWait(ChatPlatformUnavailable):
 
 class RoomClosed(ChatPlatformError):
     """The room was closed in the chat platform; a new one must be opened."""
+
+
+class FileRefused(ChatPlatformError):
+    """The chat platform does not take this file (uploads off, too large, type not allowed)."""
 
 
 class SameDepartment(ChatPlatformError):
@@ -191,6 +195,22 @@ class ChatPlatform(Protocol):
         :raise RoomClosed: the room is closed."""
         ...
 
+    def upload_visitor_file(
+        self,
+        token: str,
+        room_id: str,
+        file: BinaryIO,
+        *,
+        name: str,
+        content_type: str,
+        description: str | None = None,
+    ) -> None:
+        """Post a customer's file into the room as the visitor, with *description*.
+
+        :raise FileRefused: the platform does not take it (``code`` says why).
+        """
+        ...
+
     def return_to_queue(self, room_id: str, department_id: str | None) -> bool:
         """Take the room from its agent and put it back in *department_id*'s queue; False
         when nobody was serving it.
@@ -293,6 +313,36 @@ class NoBadges:
         return None
 
 
+class FileUnavailable(Exception):
+    """The channel or the spool cannot give the file now (down, 5xx, timeout): retry later."""
+
+
+class FileGone(Exception):
+    """The file cannot be had any more (expired or unknown media id, refused credentials)."""
+
+
+class ChannelFiles(Protocol):
+    """Customers' files on their way in (issue 17): bytes never go to the database."""
+
+    def keep(self, data: bytes) -> str:
+        """Put bytes that came inside a delivery (email attachments) aside; returns their
+        reference (``spool:<sha256>``), stable for the same bytes."""
+        ...
+
+    def fetch(self, ref: str, into: BinaryIO, max_bytes: int) -> str | None:
+        """Write the file *ref* names into *into*, stopping once more than *max_bytes* were
+        written; returns the content type the source gave, if any.
+
+        :raise FileGone: it cannot be had.
+        :raise FileUnavailable: retry later.
+        """
+        ...
+
+    def forget(self, ref: str) -> None:
+        """Drop a kept file once it is delivered (a no-op for the channels' own files)."""
+        ...
+
+
 @dataclass
 class Ports:
     jobs: JobQueue
@@ -301,3 +351,5 @@ class Ports:
     badges: LiveBadges = field(default_factory=NoBadges)
     # provider of the conversation (meta, twilio, or email) -> how to answer there
     senders: dict[str, ReplySender] = field(default_factory=dict)
+    # customers' files: fetched from the channel, or kept aside when a delivery carries them
+    files: ChannelFiles | None = None

@@ -14,8 +14,8 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.domain import attachments, handoffs, outbound
 from service.domain import conversations as convs
-from service.domain import handoffs, outbound
 from service.domain.identity import EMAIL, PHONE
 from service.domain.ports import (
     AgentUnavailable,
@@ -36,7 +36,7 @@ from service.domain.routing import (
     within_hours,
 )
 from service.extensions import db
-from service.jobs import runtime
+from service.jobs import files, runtime
 from service.jobs.enqueue import enqueue_replies
 from service.models import Agent, Contact, Conversation, InboxMessage
 
@@ -107,12 +107,12 @@ def _open(
     return Routed(conversation, True)
 
 
-def _message_text(row: InboxMessage) -> str:
-    parts = [row.text] if row.text else []
-    for item in row.attachments or []:
-        label = item.get("name") or item.get("content_type") or "archivo"
-        parts.append(f"[{label}] {item.get('ref') or ''}".strip())
-    return "\n".join(parts) or f"[{row.kind}]"
+def _message_text(row: InboxMessage) -> str | None:
+    """The message's text (a caption goes first, then its files: jobs/files.py); a message
+    with neither says what the customer sent."""
+    if row.text:
+        return row.text
+    return None if row.attachments else attachments.unsupported(row.kind)
 
 
 def _tag(session: Session, conversation: Conversation, ports: Ports, now: datetime) -> None:
@@ -270,13 +270,12 @@ def _channel_message(
         session.commit()
     if row.rc_message_id is None:
         message_id = f"carteras-{row.id}"
+        text = _message_text(row)
         try:
-            chat.post_visitor_message(
-                conversation.rc_visitor_token,
-                conversation.rc_room_id,
-                _message_text(row),
-                message_id,
-            )
+            if text:
+                chat.post_visitor_message(
+                    conversation.rc_visitor_token, conversation.rc_room_id, text, message_id
+                )
         except RoomClosed:
             if reopened:
                 raise
@@ -288,6 +287,7 @@ def _channel_message(
         row.rc_message_id = message_id
         session.commit()
     try:
+        files.deliver_files(session, row, conversation, ports)
         _tag(session, conversation, ports, now)
         if conversation.forwarded_to is None and conversation.routed_to != "queue":
             current = room or ports.chat.room(conversation.rc_room_id)

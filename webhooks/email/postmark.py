@@ -13,7 +13,14 @@ from typing import Any
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage
 from webhooks.email.threading import parse_date, thread_key
-from webhooks.inbound import InboundRequest, PayloadError, as_dict, load_json, shape_checked
+from webhooks.inbound import (
+    InboundRequest,
+    PayloadError,
+    as_dict,
+    as_list,
+    load_json,
+    shape_checked,
+)
 from webhooks.signatures import check_basic_auth
 
 PROVIDER = "postmark"
@@ -35,6 +42,7 @@ def _attachment(item: dict[str, Any]) -> Attachment:
         content_type=item.get("ContentType"),
         size=item.get("ContentLength") if isinstance(item.get("ContentLength"), int) else len(data),
         sha256=hashlib.sha256(data).hexdigest() if data else None,
+        data=data or None,
     )
 
 
@@ -51,11 +59,11 @@ def parse(req: InboundRequest) -> Delivery:
         raise PayloadError("FromFull.Email and MessageID are required")
     headers = {
         str(h.get("Name", "")).lower(): str(h.get("Value", ""))
-        for h in body.get("Headers") or []
+        for h in as_list(body.get("Headers"))
         if isinstance(h, dict)
     }
     attachments = tuple(
-        _attachment(a) for a in body.get("Attachments") or [] if isinstance(a, dict)
+        _attachment(a) for a in as_list(body.get("Attachments")) if isinstance(a, dict)
     )
     kept = {k: v for k, v in body.items() if k not in ("HtmlBody", "Attachments")}
     message = InboundMessage(

@@ -41,6 +41,7 @@ def parse(req: InboundRequest) -> Delivery:
             content_type=f.content_type,
             size=len(f.data),
             sha256=sha256_hex(f.data),
+            data=f.data,
         )
         for f in uploads
     ]
