@@ -101,6 +101,8 @@ def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
 @login_required
 def cartera_new() -> str | Response:
     managers_only()
+    if not me().manages_all:  # a supervisor limited to some carteras creates none
+        abort(403, _("Crear carteras requiere acceso a todas las carteras."))
     form = CarteraForm()
     _choices(form)
     if form.validate_on_submit():
