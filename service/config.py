@@ -113,10 +113,10 @@ class Config:
     retry_intervals: tuple[int, ...] = (5, 15, 45, 135, 405)
     # The sweep (service/jobs/sweeper.py): every sweep_interval seconds it enqueues rows left
     # pending past pending_grace, and rows whose job stopped renewing its processing_lease
-    # (the worker died): such a row is taken again within lease + interval (40 s by default).
-    sweep_interval: float = 10.0
-    pending_grace: float = 30.0
-    processing_lease: float = 30.0
+    # (the worker died): such a row is taken again within lease + interval (20 s by default).
+    sweep_interval: float = 5.0
+    pending_grace: float = 5.0
+    processing_lease: float = 15.0
     secure_cookies: bool = False
     # Rocket.Chat: also put the badge in the visitor's display name (the sidebar), and how
     # long a message waits before trying again when no agent is online to open a room.
@@ -192,13 +192,13 @@ class Config:
             smtp_starttls=parse_boolean(env.get("SMTP_STARTTLS"), default=True),
             retry_intervals=parse_intervals(env.get("CARTERAS_RETRY_INTERVALS")),
             sweep_interval=parse_seconds(
-                env.get("CARTERAS_SWEEP_INTERVAL"), 10.0, name="CARTERAS_SWEEP_INTERVAL"
+                env.get("CARTERAS_SWEEP_INTERVAL"), 5.0, name="CARTERAS_SWEEP_INTERVAL"
             ),
             pending_grace=parse_seconds(
-                env.get("CARTERAS_PENDING_GRACE"), 30.0, name="CARTERAS_PENDING_GRACE"
+                env.get("CARTERAS_PENDING_GRACE"), 5.0, name="CARTERAS_PENDING_GRACE"
             ),
             processing_lease=parse_seconds(
-                env.get("CARTERAS_PROCESSING_LEASE"), 30.0, name="CARTERAS_PROCESSING_LEASE"
+                env.get("CARTERAS_PROCESSING_LEASE"), 15.0, name="CARTERAS_PROCESSING_LEASE"
             ),
             secure_cookies=parse_boolean(env.get("CARTERAS_SECURE_COOKIES")),
             badge_in_visitor_name=parse_boolean(env.get("CARTERAS_BADGE_IN_VISITOR_NAME")),

@@ -1,5 +1,5 @@
 """Leases on inbox rows: a job renews its row's claim while it runs, so the row of a worker
-that died is taken again within a lease plus a sweep (40 s by default), not after minutes.
+that died is taken again within a lease plus a sweep (20 s by default), not after minutes.
 
 Why a lease renewed in the database rather than RQ's own recovery of abandoned jobs: RQ
 notices a dead work-horse only once the job's execution heartbeat expires (the monitoring

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from service.adapters.rocketchat import RocketChatClient
 from tests.fake_rocketchat import FakeRocketChat
 from tests.fakes import FakeLiveBadges
+from tests.webhooks.conftest import FixedClock, Posting
 
 
 @pytest.fixture
@@ -23,6 +26,31 @@ def rc(app, monkeypatch):
         fake.add_department("dep-sur", "Sur")
         fake.add_custom_field("cartera", "Cartera", scope="room")
         yield fake
+
+
+@pytest.fixture
+def now_clock(app, monkeypatch):
+    """A clock the test moves forward (owner timeouts)."""
+    clock = FixedClock(datetime.now(UTC))
+    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
+    return clock
+
+
+@pytest.fixture
+def post(client, app):
+    return Posting(client, app)
+
+
+@pytest.fixture
+def org(make):
+    """The Norte team (department dep-norte) with Luis and Marta; Luis owns Premium, which
+    holds Lucía (+52 55 1234 5678)."""
+    team = make.team("Norte", rocketchat_department_id="dep-norte")
+    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
+    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta", rocketchat_username="marta")
+    premium = make.cartera("Premium", team, luis, "💎", color="#1E88E5")
+    contact = make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
+    return {"team": team, "luis": luis, "marta": marta, "premium": premium, "contact": contact}
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -10,32 +10,9 @@ import sqlalchemy as sa
 from service.extensions import db
 from service.jobs import sweeper
 from service.models import Conversation, InboxMessage
-from tests.webhooks.conftest import FixedClock, Posting, whatsapp_text
+from tests.webhooks.conftest import whatsapp_text
 
 PHONE = "5215512345678"  # WhatsApp id of +52 55 1234 5678
-
-
-@pytest.fixture
-def now_clock(app, monkeypatch):
-    """A clock the test moves forward (owner timeouts)."""
-    clock = FixedClock(datetime.now(UTC))
-    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
-    return clock
-
-
-@pytest.fixture
-def post(client, app):
-    return Posting(client, app)
-
-
-@pytest.fixture
-def org(make):
-    team = make.team("Norte", rocketchat_department_id="dep-norte")
-    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
-    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta", rocketchat_username="marta")
-    premium = make.cartera("Premium", team, luis, "💎", color="#1E88E5")
-    contact = make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
-    return {"team": team, "luis": luis, "marta": marta, "premium": premium, "contact": contact}
 
 
 def conversations(app):

@@ -21,31 +21,9 @@ from service.jobs import routing, sweeper
 from service.models import Conversation, InboxMessage
 from tests import samples
 from tests.fake_rocketchat import _QuietHandler
-from tests.webhooks.conftest import FixedClock, Posting, whatsapp_text
+from tests.webhooks.conftest import whatsapp_text
 
 PHONE = "5215512345678"
-
-
-@pytest.fixture
-def post(client, app):
-    return Posting(client, app)
-
-
-@pytest.fixture
-def org(make):
-    team = make.team("Norte", rocketchat_department_id="dep-norte")
-    luis = make.agent("Luis", [team], rocketchat_user_id="u-luis", rocketchat_username="luis")
-    marta = make.agent("Marta", [team], rocketchat_user_id="u-marta", rocketchat_username="marta")
-    premium = make.cartera("Premium", team, luis, "💎")
-    make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
-    return {"team": team, "luis": luis, "marta": marta, "premium": premium}
-
-
-@pytest.fixture
-def now_clock(app, monkeypatch):
-    clock = FixedClock(datetime.now(UTC))
-    monkeypatch.setattr(app.extensions["ports"], "clock", clock)
-    return clock
 
 
 def conversations(app) -> list[Conversation]:
