@@ -221,6 +221,9 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     init_api(app)
     init_ui(app)
     app.register_blueprint(receivers.bp)
+    from service.api import media as media_links  # GET /media/<token> (issue 17)
+
+    app.register_blueprint(media_links.bp)
     register_cli(app)
     app.cli.add_command(rocketchat_cli)
     return app

@@ -406,6 +406,7 @@ class FakeRocketChat:
                 f"/api/v1/{path}", endpoint=path, view_func=self._wrap(view), methods=[method]
             )
         self._default_api(app)
+        self._media_api(app)  # files and notices (issue 17)
         return app
 
     def _wrap(self, view: Callable[..., Any]) -> Callable[..., Any]:
@@ -965,6 +966,132 @@ class FakeRocketChat:
             raise RCError("User not found.")
         shown = ("_id", "username", "name", "status", "active", "statusLivechat")
         return {"user": {k: user[k] for k in shown if k in user}}
+
+    # ---- files and the bot's notices (issue 17) ---------------------------------------------
+    # apps/meteor/server/settings/file-upload.ts: the defaults of the file access settings.
+    FILE_DEFAULTS: dict[str, Any] = {  # noqa: RUF012
+        "FileUpload_ProtectFiles": True,
+        "FileUpload_Restrict_to_room_members": True,
+        "FileUpload_Restrict_to_users_who_can_access_room": False,
+        "Message_MaxAllowedSize": 5000,
+    }
+
+    def _file_setting(self, key: str) -> Any:
+        return self.settings.get(key, self.FILE_DEFAULTS[key])
+
+    def add_file(
+        self, room_id: str, name: str, content_type: str, data: bytes, *, user_id: str = "u-marta"
+    ) -> str:
+        """An agent's upload to *room_id*; returns its path (``title_link``)."""
+        file_id = self._new_id("file")
+        self.files[file_id] = {
+            "_id": file_id,
+            "rid": room_id,
+            "name": name,
+            "type": content_type,
+            "size": len(data),
+            "userId": user_id,
+            "data": data,
+        }
+        return f"/file-upload/{file_id}/{name}"
+
+    def subscribe(self, room_id: str, user_id: str) -> None:
+        self.subscriptions.add((room_id, user_id))
+
+    def _can_access_room(self, room: dict[str, Any] | None, user_id: str) -> bool:
+        """canAccessRoom for a livechat room (roomAccessValidator.compatibility.ts): the
+        view-livechat-rooms permission, or serving the room."""
+        if room is None:
+            return False
+        if user_id == USER_ID and "view-livechat-rooms" in self.permissions:
+            return True
+        return (room.get("servedBy") or {}).get("_id") == user_id
+
+    def _file_user(self) -> str | None:
+        """requestCanAccessFiles: rc_uid/rc_token from the query (or cookies), else the
+        X-User-Id/X-Auth-Token headers; only the service's user has a login token here."""
+        uid = request.args.get("rc_uid") or request.cookies.get("rc_uid")
+        token = request.args.get("rc_token") or request.cookies.get("rc_token")
+        uid = uid or request.headers.get("X-User-Id")
+        token = token or request.headers.get("X-Auth-Token")
+        return USER_ID if (uid, token) == (USER_ID, AUTH_TOKEN) else None
+
+    def _file_download(self, file_id: str, name: str) -> Any:
+        """GET /file-upload/:id/:name (FileUpload.ts, Uploads onRead + requestCanAccessFiles):
+        403 with no body when refused; the bytes with the stored type otherwise."""
+        found = self.files.get(file_id)
+        self.file_downloads.append({"file_id": file_id, "user": self._file_user()})
+        if found is None:
+            return "", 404
+        if self._file_setting("FileUpload_ProtectFiles"):
+            user = self._file_user()
+            if user is None:
+                return "", 403
+            to_members = self._file_setting("FileUpload_Restrict_to_room_members")
+            to_access = self._file_setting("FileUpload_Restrict_to_users_who_can_access_room")
+            if to_members and to_access:
+                return "", 403  # both on: the function falls through to "false"
+            if to_members and (found["rid"], user) not in self.subscriptions:
+                return "", 403
+            if to_access and not self._can_access_room(self.rooms.get(found["rid"]), user):
+                return "", 403
+        response = self.app.response_class(found["data"], mimetype=found["type"])
+        response.headers["Content-Disposition"] = f'attachment; filename="{found["name"]}"'
+        return response
+
+    def _chat_send_message(self) -> dict[str, Any]:
+        """POST chat.sendMessage (api/v1/chat.ts -> executeSendMessage -> canSendMessage):
+        authenticated, the room accessible to the caller, an ``_id`` of ours kept (a repeat
+        is refused: sendMessage finds the id taken)."""
+        if not self._authenticated():
+            raise NotLoggedIn()
+        data = (request.get_json(silent=True) or {}).get("message")
+        if not isinstance(data, dict) or not isinstance(data.get("rid"), str):
+            raise RCError("invalid-params", "must have required property 'rid'")
+        if len(data.get("msg") or "") > self._file_setting("Message_MaxAllowedSize"):
+            raise RCError("error-message-size-exceeded", "Message size exceeds")
+        room = self.rooms.get(data["rid"])
+        if room is None:
+            raise RCError("error-invalid-room")
+        if not self._can_access_room(room, USER_ID):
+            raise RCError("error-not-allowed", "Not allowed")
+        message_id = data.get("_id") or self._new_id("msg")
+        if any(m["_id"] == message_id for m in self.messages):
+            raise RCError("Cannot convert undefined or null to object")
+        message = {
+            "_id": message_id,
+            "rid": room["_id"],
+            "msg": data.get("msg") or "",
+            "u": {"_id": USER_ID, "username": BOT_USERNAME},
+            "ts": time.time(),
+        }
+        self.messages.append(message)
+        return {"message": message}
+
+    def notices_in(self, room_id: str) -> list[str]:
+        """What the service's own user posted in the room."""
+        return [
+            m["msg"]
+            for m in self.messages
+            if m["rid"] == room_id and (m.get("u") or {}).get("_id") == USER_ID
+        ]
+
+    def _media_api(self, app: Flask) -> None:
+        self.files: dict[str, dict[str, Any]] = {}
+        self.file_downloads: list[dict[str, Any]] = []
+        self.subscriptions: set[tuple[str, str]] = set()  # (room id, user id)
+        app.add_url_rule(
+            "/file-upload/<file_id>/<name>",
+            endpoint="file-upload",
+            view_func=self._file_download,
+            methods=["GET"],
+        )
+        app.add_url_rule(
+            "/api/v1/chat.sendMessage",
+            endpoint="chat.sendMessage",
+            view_func=self._wrap(self._chat_send_message),
+            methods=["POST"],
+        )
 
 
 def _phones(visitor: dict[str, Any]) -> list[str]:

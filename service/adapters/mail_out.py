@@ -8,7 +8,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from service.domain.ports import ChannelRejected, ChannelUnavailable, Reply
+from service.domain.ports import ChannelRejected, ChannelUnavailable, Media, Reply
 
 
 class SmtpSender:
@@ -46,7 +46,9 @@ class SmtpSender:
                 message["In-Reply-To"] = reply.in_reply_to
             if reply.references:
                 message["References"] = " ".join(reply.references)
-            message.set_content(reply.text)
+            message.set_content(reply.text or "")
+            if reply.media is not None:
+                _attach(message, reply.media)
         except (ValueError, TypeError, IndexError) as exc:
             raise ChannelRejected(f"SMTP: not a sendable message: {exc}") from None
         return message, recipients[0].addr_spec, message_id
@@ -70,3 +72,17 @@ class SmtpSender:
         except (smtplib.SMTPException, OSError) as exc:
             raise ChannelUnavailable(f"SMTP: {type(exc).__name__}") from exc
         return message_id
+
+
+def _attach(message: EmailMessage, media: Media) -> None:
+    """The agent's file as an attachment, read from its temporary file."""
+    if not media.path:
+        raise ValueError("the file to attach is missing")
+    maintype, _, subtype = media.content_type.partition("/")
+    with open(media.path, "rb") as handle:
+        message.add_attachment(
+            handle.read(),
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=media.name,
+        )

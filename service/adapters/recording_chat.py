@@ -11,6 +11,7 @@ from service.domain.ports import (
     ChatAgent,
     ChatCustomField,
     ChatDepartment,
+    ChatPlatformError,
     ChatPlatformUnavailable,
     Room,
     RoomClosed,
@@ -133,3 +134,12 @@ class RecordingChatPlatform:
 
     def user(self, user_id: str) -> ChatAgent | None:
         return None
+
+    # ---- outbound media and notices (issue 17) --------------------------------------------
+    def download_file(self, ref: str, into: BinaryIO, max_bytes: int) -> str | None:
+        raise ChatPlatformError(
+            "Rocket.Chat is not configured (ROCKETCHAT_URL): no file to fetch", "file-not-found"
+        )
+
+    def post_notice(self, room_id: str, text: str, notice_id: str) -> None:
+        self._record("post_notice", room_id=room_id, text=text, notice_id=notice_id)

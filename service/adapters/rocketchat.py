@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -59,6 +60,9 @@ DUPLICATE_MESSAGE = "Cannot convert undefined or null to object"
 NO_AGENT_ONLINE = "no-agent-online"
 TOO_MANY = "error-too-many-requests"
 BADGE_FIELD = "cartera"
+# FileUpload.getPath: /file-upload/<file id>/<name>
+_FILE_REF = re.compile(r"/file-upload/[A-Za-z0-9]+/[^/?#\\]+")
+QUICK_BACKOFF = (0.2, 0.6, 1.5)  # seconds before each quick retry of a 5xx
 QUICK_BACKOFF = (0.2, 0.6, 1.5)  # seconds before each quick retry of a 5xx
 
 
@@ -496,6 +500,60 @@ class RocketChatClient:
             raise
         found = answer.get("user")
         return _chat_user(found) if found else None
+
+    # ---- outbound media and notices (issue 17) --------------------------------------------
+    def download_file(self, ref: str, into: BinaryIO, max_bytes: int) -> str | None:
+        """GET ``<server><ref>`` as the service's user. Rocket.Chat's file route
+        (apps/meteor/app/file-upload/server/lib/FileUpload.ts, requestCanAccessFiles) takes
+        the X-User-Id/X-Auth-Token headers (or rc_uid/rc_token); with FileUpload_ProtectFiles
+        and the default FileUpload_Restrict_to_room_members it also wants a subscription to
+        the room, which the bot (a livechat-manager) does not have: set
+        FileUpload_Restrict_to_users_who_can_access_room instead (view-livechat-rooms)."""
+        if not _FILE_REF.fullmatch(ref) or ".." in ref:
+            # the path came from a webhook: never let it point anywhere else
+            raise ChatPlatformError(f"not a Rocket.Chat file path: {ref[:100]!r}", "bad-file-ref")
+        headers = {k: v for k, v in self.rc.headers.items() if k in ("X-User-Id", "X-Auth-Token")}
+        try:
+            with self.rc.session.get(
+                self.rc.server_url + ref,
+                headers=headers,
+                timeout=self.rc.timeout,
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise ChatPlatformUnavailable(f"file: HTTP {response.status_code}")
+                if response.status_code in (401, 403):
+                    raise ChatPlatformError(
+                        f"file: HTTP {response.status_code}: the service's user may not read "
+                        "this room's files (FileUpload_Restrict_to_room_members; set "
+                        "FileUpload_Restrict_to_users_who_can_access_room)",
+                        "file-forbidden",
+                    )
+                if response.status_code != 200:
+                    raise ChatPlatformError(f"file: HTTP {response.status_code}", "file-not-found")
+                written = 0
+                for chunk in response.iter_content(64 * 1024):
+                    into.write(chunk)
+                    written += len(chunk)
+                    if written > max_bytes:
+                        break  # the caller sees the size and refuses it
+                served: str | None = response.headers.get("Content-Type")
+                return served
+        except (requests.Timeout, requests.ConnectionError) as exc:
+            raise ChatPlatformUnavailable(f"file: {type(exc).__name__}") from exc
+
+    def post_notice(self, room_id: str, text: str, notice_id: str) -> None:
+        # POST chat.sendMessage (api/v1/chat.ts -> executeSendMessage -> canSendMessage ->
+        # canAccessRoom): the livechat validator lets view-livechat-rooms in without a
+        # subscription. The _id carries the echo prefix, so the Omnichannel webhook brings it
+        # back as our own message and it is never relayed to the customer.
+        try:
+            self._post("chat.sendMessage", message={"_id": notice_id, "rid": room_id, "msg": text})
+        except ChatPlatformError as exc:
+            if DUPLICATE_MESSAGE in str(exc) or "already exists" in str(exc):
+                return  # posted before: once is enough
+            raise
 
 
 def _code(value: object) -> str:

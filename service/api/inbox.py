@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from service.api.auth import current_actor
 from service.api.schemas import PagingArgs, page_of
-from service.domain import intake, outbound
+from service.domain import intake, outbound, templates
 from service.domain.messages import PROVIDERS
 from service.domain.pagination import Page
 from service.extensions import db
+from service.jobs.enqueue import enqueue_replies
 from service.models import INBOX_STATUSES, InboxMessage, OutboundMessage
 
 bp = Blueprint("inbox", __name__, url_prefix="/api", description="Inbound messages")
@@ -106,6 +110,33 @@ class OutboxOut(Schema):
     provider_message_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)
+    # why it failed, stable: window_closed, media_type, media_too_large, media_unavailable,
+    # media_refused, rejected, unavailable
+    error_code = fields.String(allow_none=True)
+    media = fields.Function(
+        lambda row: (
+            {
+                "name": row.media_name,
+                "content_type": row.media_type,
+                "size": row.media_size,
+                "sha256": row.media_sha256,
+            }
+            if row.media_ref
+            else None
+        )
+    )
+    template = fields.Function(
+        lambda row: (
+            {
+                "name": row.template_name,
+                "language": row.template_language,
+                "parameters": row.template_params or [],
+            }
+            if row.template_name
+            else None
+        )
+    )
+    replaces_id = fields.Integer(allow_none=True)
 
 
 OutboxPage = page_of(OutboxOut, "OutboxPage")
@@ -117,3 +148,40 @@ OutboxPage = page_of(OutboxOut, "OutboxPage")
 def list_outbox(status: str | None, page: int, per_page: int) -> Page[OutboundMessage]:
     """Agents' replies sent back to customers, newest first, with failures and their error."""
     return outbound.list_outbox(db.session(), current_actor(), status, page, per_page)
+
+
+class TemplateIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=512))
+    language = fields.String(required=True, validate=validate.Length(min=2, max=16))
+    parameters = fields.List(
+        fields.String(validate=validate.Length(max=1024)),
+        load_default=list,
+        validate=validate.Length(max=20),
+    )
+
+
+@bp.post("/outbox/<bigid:outbox_id>/template")
+@bp.arguments(TemplateIn)
+@bp.response(202, OutboxOut)
+def send_template(data: dict[str, Any], outbox_id: int) -> OutboundMessage:
+    """Send an approved WhatsApp template instead of a reply refused for the closed 24-hour
+    window (error_code window_closed); the names come from CARTERAS_WHATSAPP_TEMPLATES. The
+    template is a new outbox row (``replaces_id``), queued at once; the same request again
+    returns the same row."""
+    session = db.session()
+    actor = current_actor()
+    config = current_app.config["CARTERAS"]
+    row = templates.send_template(
+        session,
+        actor,
+        outbox_id,
+        name=data["name"],
+        language=data["language"],
+        parameters=data["parameters"],
+        approved=config.whatsapp_templates,
+        now=current_app.extensions["ports"].clock.now(),
+    )
+    session.commit()
+    if row.status == "pending":
+        enqueue_replies([row.id])
+    return row

@@ -34,7 +34,7 @@ EVENTS: Final = (
     "imported",
     "handover",
 )
-RESOURCE_TYPES: Final = ("team", "agent", "cartera", "contact", "token", "user", "inbox")
+RESOURCE_TYPES: Final = ("team", "agent", "cartera", "contact", "token", "user", "inbox", "outbox")
 
 
 def record(

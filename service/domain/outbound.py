@@ -11,12 +11,13 @@ from typing import Any, Final
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from service.domain import media
 from service.domain.access import require_manager
 from service.domain.actor import Actor
 from service.domain.identity import BadAddress, normalize_email
 from service.domain.intake import insert_or_skip
 from service.domain.pagination import Page, paginate
-from service.domain.ports import ChannelRejected, Reply
+from service.domain.ports import ChannelRejected, Reply, Template
 from service.models import Conversation, InboxMessage, OutboundMessage
 
 EMAIL_PROVIDERS: Final = frozenset({"mailgun", "postmark", "sendgrid"})
@@ -79,20 +80,29 @@ def _channel_message(
     )
 
 
-def reply_text(row: InboxMessage, files_base: str | None) -> str | None:
-    """What the customer receives for an agent's message: its text (an edit marked as a
-    correction, since channels cannot edit what was sent) and a link per file."""
-    parts = []
-    if row.text:
-        edited = row.kind.endswith("_edit")
-        parts.append(f"Corrección: {row.text}" if edited else row.text)
+def reply_text(row: InboxMessage, files_base: str | None = None) -> str | None:
+    """What the customer reads of an agent's message: its text (an edit marked as a
+    correction, since channels cannot edit what was sent). Files go as files (``agent_file``);
+    *files_base* is no longer used."""
+    if not row.text:
+        return None
+    edited = row.kind.endswith("_edit")
+    return f"Corrección: {row.text}" if edited else row.text
+
+
+def agent_file(row: InboxMessage) -> dict[str, str] | None:
+    """The agent's file (its server path, name and type), or None. An Omnichannel message
+    carries one file at most (Rocket.Chat's sendMessage.ts refuses more, error-too-many-files);
+    an edit resends its text only, never its file."""
+    if row.kind.endswith("_edit"):
+        return None
     for item in row.attachments or []:
         ref = str(item.get("ref") or "")
-        if not ref:
-            continue
-        url = files_base.rstrip("/") + ref if files_base and ref.startswith("/") else ref
-        parts.append(f"📎 {item.get('name') or 'archivo'}: {url}")
-    return "\n".join(parts) or None
+        if ref:
+            name = str(item.get("name") or "archivo")[:255]
+            mime = media.content_type(item.get("content_type"), name)
+            return {"ref": ref[:1000], "name": name, "type": mime[:127]}
+    return None
 
 
 def record_reply(
@@ -102,11 +112,12 @@ def record_reply(
     now: datetime,
     files_base: str | None = None,
 ) -> int | None:
-    """Store the agent's message (or its edit, or its files as links under *files_base*,
-    the Rocket.Chat URL) as a reply to send; None when there is nothing to relay (a
-    Rocket.Chat-born chat, an empty message) or it was stored before."""
-    text = reply_text(row, files_base)
-    if conversation.provider not in RELAYED or not text:
+    """Store the agent's message (or its edit) with its file as a reply to send; None when
+    there is nothing to relay (a Rocket.Chat-born chat, an empty message) or it was stored
+    before."""
+    text = reply_text(row)
+    file = agent_file(row)
+    if conversation.provider not in RELAYED or not (text or file):
         return None
     message = (row.payload.get("messages") or [{}])[-1]
     # one reply per Rocket.Chat message, and one per edit of it
@@ -122,12 +133,15 @@ def record_reply(
             channel=conversation.channel,
             provider=conversation.provider,
             recipient=first.sender_value or first.sender_raw,
-            text=text,
+            text=text or "",
             agent_name=(message.get("u") or {}).get("name"),
             status="pending",
             attempts=0,
             created_at=now,
             updated_at=now,
+            media_ref=file["ref"] if file else None,
+            media_name=file["name"] if file else None,
+            media_type=file["type"] if file else None,
         )
         .on_conflict_do_nothing(index_elements=["rc_message_id"])
         .returning(OutboundMessage.id)
@@ -180,6 +194,13 @@ def reply_of(session: Session, outbound: OutboundMessage) -> Reply:
         to=to,
         text=outbound.text,
         sender=first.recipient if first is not None else None,
+        template=Template(
+            outbound.template_name,
+            outbound.template_language or "es",
+            tuple(str(p) for p in outbound.template_params or ()),
+        )
+        if outbound.template_name
+        else None,
         **threading,
     )
 
@@ -189,7 +210,11 @@ def claim(session: Session, outbound_id: int) -> OutboundMessage | None:
     result = session.execute(
         update(OutboundMessage)
         .where(OutboundMessage.id == outbound_id, OutboundMessage.status.in_(("pending", "failed")))
-        .values(status="sending", attempts=OutboundMessage.attempts + 1)
+        .values(
+            status="sending",
+            attempts=OutboundMessage.attempts + 1,
+            media_served_at=None,  # a new attempt signs a new link, served once
+        )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -214,3 +239,27 @@ def list_outbox(
     if status:
         stmt = stmt.where(OutboundMessage.status == status)
     return paginate(session, stmt, page, per_page)
+
+
+def media_of_link(session: Session, outbound_id: int, attempt: int) -> OutboundMessage | None:
+    """The reply whose file a signed link names, while that link's send attempt is the
+    reply's latest (a new attempt signs a new link) and it was not served yet."""
+    row = session.get(OutboundMessage, outbound_id)
+    if row is None or not row.media_ref or row.attempts != attempt or row.media_served_at:
+        return None
+    return row
+
+
+def take_media_link(session: Session, outbound_id: int, attempt: int, now: datetime) -> bool:
+    """Mark the link of this attempt as served (compare-and-set): True for the one caller
+    that may serve the file, False for any other."""
+    result = session.execute(
+        update(OutboundMessage)
+        .where(
+            OutboundMessage.id == outbound_id,
+            OutboundMessage.attempts == attempt,
+            OutboundMessage.media_served_at.is_(None),
+        )
+        .values(media_served_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

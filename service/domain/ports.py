@@ -259,6 +259,26 @@ class ChatPlatform(Protocol):
         """Any user by id, agent or not; None when there is no such user."""
         ...
 
+    # ---- outbound media and notices (issue 17) --------------------------------------------
+    def download_file(self, ref: str, into: BinaryIO, max_bytes: int) -> str | None:
+        """Write the file at *ref* (the server path ``/file-upload/<id>/<name>`` an agent's
+        message gave) into *into*, stopping once more than *max_bytes* were written; returns
+        the Content-Type the platform served.
+
+        :raise ChatPlatformError: the platform refuses it (``code`` says why: file-forbidden,
+            file-not-found, bad-file-ref).
+        :raise ChatPlatformUnavailable: down or timing out: retry later.
+        """
+        ...
+
+    def post_notice(self, room_id: str, text: str, notice_id: str) -> None:
+        """Post *text* into the room as the service's own user, for the agent to read (never
+        relayed to the customer); once per *notice_id*.
+
+        :raise ChatPlatformError: refused.
+        """
+        ...
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -273,6 +293,8 @@ class Reply:
     subject: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    media: Media | None = None  # the agent's file, as a local file or a signed link
+    template: Template | None = None  # a WhatsApp template instead of text
 
 
 class ChannelUnavailable(Exception):
@@ -353,3 +375,39 @@ class Ports:
     senders: dict[str, ReplySender] = field(default_factory=dict)
     # customers' files: fetched from the channel, or kept aside when a delivery carries them
     files: ChannelFiles | None = None
+
+
+# ---- outbound media and the WhatsApp 24-hour window (issue 17) ----------------------------
+@dataclass(frozen=True)
+class Media:
+    """An agent's file on its way out: a local temporary *path* (uploaded or attached by the
+    sender) or a signed *url* of this service (fetched by the provider, Twilio)."""
+
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    path: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved WhatsApp message template: name, language code, body parameters."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+class WindowClosed(ChannelRejected):
+    """WhatsApp refuses a free-form message more than 24 hours after the customer's last
+    message (Cloud API error 131047, Twilio 63016): only a template can go."""
+
+
+class MediaRejected(ChannelRejected):
+    """The channel does not take this file (its type or its size)."""
+
+    def __init__(self, message: str, code: str = "media_rejected") -> None:
+        super().__init__(message)
+        self.code = code

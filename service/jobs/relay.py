@@ -1,16 +1,43 @@
-"""Send an agent's reply to the customer on the conversation's channel, once."""
+"""Send an agent's reply to the customer on the conversation's channel, once: its text, its
+file (fetched from Rocket.Chat through a temporary file) or an approved template."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
+from dataclasses import replace
+from datetime import timedelta
+from typing import Final
 
-from service.domain import outbound
-from service.domain.ports import ChannelRejected
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from service.domain import media, outbound, templates
+from service.domain.ports import (
+    ChannelRejected,
+    ChatPlatformError,
+    ChatPlatformUnavailable,
+    Media,
+    MediaRejected,
+    Ports,
+    WindowClosed,
+)
 from service.extensions import db
-from service.jobs.runtime import current_job_id, job_context, last_attempt, ports
-from service.models import OutboundMessage
+from service.jobs.runtime import current_job_id, job_context, last_attempt, ports, settings
+from service.models import Conversation, OutboundMessage
 
 log = logging.getLogger(__name__)
+# The Omnichannel webhook brings our own posts back as echoes (webhooks/rocketchat.py
+# OWN_MESSAGE_PREFIX): a notice to the agent is never relayed to the customer.
+NOTICE_PREFIX: Final = "carteras-notice-"
+MEDIA_NOTICES: Final = {
+    "media_type": "el canal no acepta archivos de este tipo ({mime})",
+    "media_too_large": "supera el tamaño que acepta el canal",
+    "media_unavailable": "el servicio no pudo leer el archivo en Rocket.Chat",
+    "media_refused": "el canal lo rechazó",
+}
 
 
 def send_reply(outbound_id: int) -> str:
@@ -22,32 +49,29 @@ def send_reply(outbound_id: int) -> str:
             return "skipped"
         wired = ports()
         sender = wired.senders.get(outbound.sender_key(row.provider))
+        measured: dict[str, object] = {}
         try:
             if sender is None:
                 raise ChannelRejected(f"no sender is configured for {row.provider}")
-            provider_id = sender.send(outbound.reply_of(session, row))
+            reply = outbound.reply_of(session, row)
+            if templates.window_closed(session, row, wired.clock.now()):
+                # WhatsApp would answer 131047: refuse it here, before fetching any file
+                raise WindowClosed(
+                    "more than 24 hours since the customer's last message: only a template "
+                    "can go (POST /api/outbox/<id>/template)"
+                )
+            with tempfile.TemporaryDirectory(prefix="carteras-media-") as folder:
+                if row.media_ref:
+                    file = _fetch(row, wired, folder, measured)
+                    reply = replace(reply, media=file)
+                    # recorded before the send: the signed link serves only this file
+                    row.media_size, row.media_sha256 = file.size, file.sha256
+                session.commit()  # no transaction stays open through the provider's call
+                provider_id = sender.send(reply)
         except Exception as exc:
-            session.rollback()
-            failed = session.get(OutboundMessage, outbound_id)
-            if failed is not None:
-                # a refusal will not change on retry: fail it now, keep it replayable
-                final = isinstance(exc, ChannelRejected) or last_attempt()
-                failed.status = "failed" if final else "pending"
-                failed.last_error = repr(exc)[:2000]
-                session.commit()
-            log.warning(
-                "reply not sent",
-                extra={
-                    "outbound_id": outbound_id,
-                    "job_id": current_job_id(),
-                    "error": type(exc).__name__,
-                },
-            )
-            if isinstance(exc, ChannelRejected):
-                return "rejected"
-            raise
+            return _failed(session, outbound_id, exc, measured, wired)
         row.status, row.provider_message_id = "sent", provider_id
-        row.sent_at, row.last_error = wired.clock.now(), None
+        row.sent_at, row.last_error, row.error_code = wired.clock.now(), None, None
         session.commit()
         log.info(
             "reply sent",
@@ -58,3 +82,108 @@ def send_reply(outbound_id: int) -> str:
             },
         )
         return "sent"
+
+
+def _fetch(row: OutboundMessage, wired: Ports, folder: str, measured: dict[str, object]) -> Media:
+    """The agent's file from Rocket.Chat into *folder*, checked against the channel's limits
+    (its type before any byte moves, its size while they do).
+
+    :raise MediaRejected: the channel does not take it, or Rocket.Chat refuses to give it.
+    :raise ChatPlatformUnavailable: Rocket.Chat is down: retried.
+    """
+    name = row.media_name or "archivo"
+    mime = row.media_type or media.content_type(None, name)
+    limit = media.max_size(row.provider, row.channel, mime)
+    path = os.path.join(folder, "file")
+    try:
+        with open(path, "wb") as handle:
+            wired.chat.download_file(row.media_ref or "", handle, limit)
+    except ChatPlatformUnavailable:
+        raise
+    except ChatPlatformError as exc:
+        raise MediaRejected(f"Rocket.Chat: {exc}", "media_unavailable") from exc
+    size = os.path.getsize(path)
+    media.check_size(size, limit, mime)  # the download stopped past the limit: not its size
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(chunk)
+    measured.update(media_size=size, media_sha256=digest.hexdigest())
+    url = None
+    if row.provider == "twilio":
+        url = _signed_link(row)
+    return Media(name, mime, size, digest.hexdigest(), path=path, url=url)
+
+
+def _signed_link(row: OutboundMessage) -> str:
+    """GET /media/<token> of this service: serves this attempt's file once, until it expires."""
+    config = settings()
+    if not config.public_base_url:
+        raise ChannelRejected("Twilio fetches files from PUBLIC_BASE_URL, which is not set")
+    expires = ports().clock.now() + timedelta(seconds=config.media_link_ttl)
+    token = media.sign_link(current_app.config["SECRET_KEY"], row.id, row.attempts, expires)
+    return f"{config.public_base_url.rstrip('/')}/media/{token}"
+
+
+def _error_code(exc: Exception) -> str:
+    if isinstance(exc, WindowClosed):
+        return templates.WINDOW_CLOSED
+    if isinstance(exc, MediaRejected):
+        return exc.code
+    if isinstance(exc, ChannelRejected):
+        return "rejected"
+    return "unavailable"
+
+
+def _failed(
+    session: Session,
+    outbound_id: int,
+    exc: Exception,
+    measured: dict[str, object],
+    wired: Ports,
+) -> str:
+    session.rollback()
+    failed = session.get(OutboundMessage, outbound_id)
+    # a refusal will not change on retry (131047 included): fail it now, keep it replayable
+    final = isinstance(exc, ChannelRejected) or last_attempt()
+    code = _error_code(exc)
+    if failed is not None:
+        failed.status = "failed" if final else "pending"
+        failed.last_error = repr(exc)[:2000]
+        failed.error_code = code
+        for key, value in measured.items():
+            setattr(failed, key, value)
+        session.commit()
+    log.warning(
+        "reply not sent",
+        extra={
+            "outbound_id": outbound_id,
+            "job_id": current_job_id(),
+            "error": type(exc).__name__,
+        },
+    )
+    if final and failed is not None:
+        _notify_agent(session, failed, code, wired)
+    if isinstance(exc, ChannelRejected):
+        return "rejected"
+    raise exc
+
+
+def _notify_agent(session: Session, row: OutboundMessage, code: str, wired: Ports) -> None:
+    """Tell the agent, in the room, why the reply did not reach the customer."""
+    if code == templates.WINDOW_CLOSED:
+        text = media.WINDOW_CLOSED_NOTICE
+    elif code in MEDIA_NOTICES:
+        reason = MEDIA_NOTICES[code].format(mime=row.media_type or "?")
+        text = f"El archivo «{row.media_name or 'archivo'}» no se envió al cliente: {reason}."
+    else:
+        return
+    conversation = session.get(Conversation, row.conversation_id) if row.conversation_id else None
+    if conversation is None or not conversation.rc_room_id:
+        return
+    try:
+        wired.chat.post_notice(
+            conversation.rc_room_id, text, f"{NOTICE_PREFIX}{row.id}-{row.attempts}"
+        )
+    except ChatPlatformError as exc:  # the outbox row still says it
+        log.warning("notice not posted", extra={"outbound_id": row.id, "error": str(exc)[:200]})

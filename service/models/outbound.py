@@ -4,8 +4,9 @@ Rocket.Chat message id, so a redelivered agent message is never sent twice."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import Base
@@ -37,3 +38,21 @@ class OutboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # why it failed, as a stable code (window_closed, media_type, media_too_large, ...)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    # the agent's file: its Rocket.Chat path, name and type; size and sha256 once fetched
+    # (the bytes pass through a temporary file, never the database)
+    media_ref: Mapped[str | None] = mapped_column(String(1000))
+    media_name: Mapped[str | None] = mapped_column(String(255))
+    media_type: Mapped[str | None] = mapped_column(String(127))
+    media_size: Mapped[int | None] = mapped_column(BigInteger)
+    media_sha256: Mapped[str | None] = mapped_column(String(64))
+    # the signed link of this send attempt was fetched (a link serves its file once)
+    media_served_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # a WhatsApp template sent instead of a refused free-form reply (replaces_id)
+    template_name: Mapped[str | None] = mapped_column(String(512))
+    template_language: Mapped[str | None] = mapped_column(String(16))
+    template_params: Mapped[list[Any] | None] = mapped_column(JSON)
+    replaces_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound_messages.id", ondelete="SET NULL")
+    )

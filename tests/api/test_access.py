@@ -86,6 +86,13 @@ MATRIX = [
     ("GET", "/api/outbox", "/api/outbox", None, 403),
     (
         "POST",
+        "/api/outbox/<bigid:outbox_id>/template",
+        "/api/outbox/1/template",
+        {"name": "seguimiento", "language": "es_MX"},
+        403,
+    ),
+    (
+        "POST",
         "/api/agents/<id:agent_id>/handover",
         "/api/agents/{luis}/handover?dry_run=true",
         {"to_agent_id": "{marta}"},
@@ -159,6 +166,7 @@ ADMIN_ONLY = {("POST", "/api/rocketchat/sync")}  # coordinators get 403 too
 NOTHING_YET = {
     ("GET", "/api/inbox/<bigid:inbox_id>"),
     ("GET", "/api/conversations/<bigid:conversation_id>"),
+    ("POST", "/api/outbox/<bigid:outbox_id>/template"),
 }  # no message has arrived in these tests
 
 

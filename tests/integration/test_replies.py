@@ -237,27 +237,3 @@ def test_an_agents_edit_reaches_the_customer_as_a_correction(
     assert agent_event(client, room, edit).status_code == 200  # delivered twice: sent once
     bodies = [m["text"]["body"] for m in whatsapp.sent]
     assert bodies == ["Su saldo es 100", "Corrección: Su saldo es 1000"]
-
-
-def test_an_agents_file_reaches_the_customer_as_a_link(
-    app, client, rc, whatsapp, coordinator, org, monkeypatch
-):
-    config = app.config["CARTERAS"]
-    monkeypatch.setitem(
-        app.config, "CARTERAS", config.with_overrides(rocketchat_url="https://chat.example.com")
-    )
-    Posting(client, app).whatsapp(whatsapp_text("wamid.1", sender="5215512345678"))
-    room = room_of(coordinator)
-    message = {
-        "_id": "m-file",
-        "msg": "",
-        "file": {"_id": "f1", "name": "estado.pdf", "type": "application/pdf"},
-        "attachments": [
-            {"title": "estado.pdf", "title_link": "/file-upload/f1/estado.pdf", "type": "file"}
-        ],
-    }
-    assert agent_event(client, room, message).status_code == 200
-    (sent,) = whatsapp.sent
-    assert (
-        sent["text"]["body"] == "📎 estado.pdf: https://chat.example.com/file-upload/f1/estado.pdf"
-    )
