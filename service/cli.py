@@ -107,15 +107,27 @@ def activate_user(email: str) -> None:
 
 
 @tokens_cli.command("create")
-@click.option("--role", type=click.Choice(["admin", "coordinator", "agent"]), required=True)
+@click.option("--role", type=click.Choice(["admin", "coordinator", "agent"]), default=None)
 @click.option("--name", required=True, help="Who or what uses the token.")
 @click.option("--agent-id", type=int, default=None, help="The agent an agent token acts as.")
-def create_token(role: str, name: str, agent_id: int | None) -> None:
-    """Create an API user and token; the token is printed alone on the last line."""
+@click.option(
+    "--user-id", type=int, default=None, help="An existing user the token acts as (no --role)."
+)
+def create_token(role: str | None, name: str, agent_id: int | None, user_id: int | None) -> None:
+    """Create an API user and token, or with --user-id a token for an existing user (it acts
+    with that user's role and carteras); the token is printed alone on the last line."""
+    if (role is None) == (user_id is None):
+        raise click.UsageError("Give either --role (a new API user) or --user-id.")
+    actor = system_actor("cli:tokens")
     try:
-        issued = tokens.issue_token(
-            db.session(), system_actor("cli:tokens"), name=name, role=role, agent_id=agent_id
-        )
+        if user_id is not None:
+            issued = tokens.issue_user_token(db.session(), actor, user_id, name)
+        else:
+            assert role is not None
+            issued = tokens.issue_token(
+                db.session(), actor, name=name, role=role, agent_id=agent_id
+            )
+        role = issued.token.user.role
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()

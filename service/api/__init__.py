@@ -71,6 +71,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         org,
         rocketchat,
         routing,
+        users,
     )
 
     app.url_map.converters["id"] = IdConverter
@@ -99,6 +100,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         conversations,
         routing,
         rocketchat,
+        users,
     ):
         api.register_blueprint(module.bp)
     from service.api.metrics import init_metrics

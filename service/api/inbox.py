@@ -11,6 +11,8 @@ from marshmallow import Schema, fields, validate
 from service.api.auth import current_actor
 from service.api.schemas import PagingArgs, page_of
 from service.domain import intake, outbound, templates
+from service.domain.access import require_all_carteras
+from service.domain.actor import Actor
 from service.domain.messages import PROVIDERS
 from service.domain.pagination import Page
 from service.extensions import db
@@ -65,6 +67,13 @@ class InboxDetail(InboxOut):
 InboxPage = page_of(InboxOut, "InboxPage")
 
 
+def _operator() -> Actor:
+    """Raw inbound messages show every customer: a manager with all carteras only."""
+    actor = current_actor()
+    require_all_carteras(actor)
+    return actor
+
+
 @bp.get("/inbox")
 @bp.arguments(InboxArgs, location="query", as_kwargs=True)
 @bp.response(200, InboxPage)
@@ -74,7 +83,7 @@ def list_inbox(
     """Inbound messages, newest first, with their processing state."""
     return intake.list_inbox(
         db.session(),
-        current_actor(),
+        _operator(),
         status=status,
         provider=provider,
         page=page,
@@ -86,7 +95,7 @@ def list_inbox(
 @bp.response(200, InboxDetail)
 def get_inbox(inbox_id: int) -> InboxMessage:
     """One inbound message with the payload as the platform sent it."""
-    return intake.get_inbox(db.session(), current_actor(), inbox_id)
+    return intake.get_inbox(db.session(), _operator(), inbox_id)
 
 
 class OutboxArgs(PagingArgs):

@@ -16,11 +16,24 @@ class Actor:
     role: Role
     agent_id: int | None = None
     request_id: str | None = None
+    # Access granted per user (domain/access.py): every cartera, or these ones.
+    all_carteras: bool = False
+    cartera_ids: frozenset[int] = frozenset()
 
     @property
     def is_manager(self) -> bool:
-        """Admins and coordinators see and manage everything (domain rule 5)."""
+        """Admins and coordinators manage the carteras they may see (domain rule 5)."""
         return self.role in ("admin", "coordinator")
+
+    @property
+    def sees_all(self) -> bool:
+        """Reads every cartera and contact: admins, and users given all carteras."""
+        return self.is_admin or self.all_carteras
+
+    @property
+    def manages_all(self) -> bool:
+        """Creates carteras, teams and agents: admins and coordinators with all carteras."""
+        return self.is_manager and self.sees_all
 
     @property
     def is_admin(self) -> bool:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain.access import require_manager
+from service.domain.access import require_manager, visible_audit
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
 from service.domain.names import fold, search_key
@@ -129,11 +129,12 @@ def search(
     the contact's name); ``period`` and ``date_from``/``date_to`` are
     read in *tz*.
 
-    :raise Forbidden: agents do not read the audit log.
+    :raise Forbidden: agents do not read the audit log; a coordinator limited to some
+        carteras reads only the events of those carteras and their contacts.
     :raise Invalid: unknown event, resource type or period; ``date_to`` before ``date_from``.
     """
     require_manager(actor)
-    stmt = select(AuditEvent)
+    stmt = select(AuditEvent).where(visible_audit(actor))
     if query.q:
         text = query.q.strip()
         stmt = stmt.where(AuditEvent.search_key.contains(fold(text), autoescape=True))

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
-from service.domain.access import require_manager, visible_carteras
+from service.domain.access import require_all_carteras, require_manager, visible_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.names import clean_name, fold, name_key, optional_text, search_key
@@ -158,8 +158,9 @@ def create_cartera(session: Session, actor: Actor, data: Mapping[str, Any]) -> C
 
     :raise Invalid: missing owner, unknown team/agent, agent outside the team, bad colour.
     :raise Conflict: the name is taken, ignoring case.
+    :raise Forbidden: an agent, or a coordinator without all carteras.
     """
-    require_manager(actor)
+    require_all_carteras(actor)
     cartera = Cartera(active=True, team_id=None, agent_id=None, owner_timeout_seconds=0)
     _apply(session, cartera, data)
     session.add(cartera)

@@ -9,11 +9,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, true, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
-from service.domain import presence
-from service.domain.access import visible_carteras
+from service.domain import access, presence
 from service.domain.actor import Actor
 from service.domain.errors import NotFound
 from service.domain.pagination import Page, paginate
@@ -231,21 +230,38 @@ def badge(conversation: Conversation, contact_name: str | None) -> dict[str, Any
     }
 
 
+ALL_CARTERAS_ROOM = "carteras:all"
+
+
 def live_rooms(session: Session, actor: Actor) -> list[str]:
-    """The live rooms an agent joins: its own, and one per team it belongs to."""
+    """The live rooms an agent joins: its own, one per team it belongs to (conversations of
+    customers without a cartera), and one per cartera it may see (access.visible_carteras),
+    or the room of every cartera when it sees them all. Re-read on every live re-check, so
+    a grant or a revocation moves the connection at once."""
     if actor.agent_id is None:
         return []
     agent = session.get(Agent, actor.agent_id)
     if agent is None or not agent.active:
         return []
-    return [f"agent:{agent.id}", *(f"team:{team.id}" for team in agent.teams)]
+    rooms = [f"agent:{agent.id}", *(f"team:{team.id}" for team in agent.teams)]
+    if actor.sees_all:
+        return [*rooms, ALL_CARTERAS_ROOM]
+    ids = session.scalars(
+        select(Cartera.id).where(access.visible_carteras(actor)).order_by(Cartera.id)
+    )
+    return [*rooms, *(f"cartera:{cartera_id}" for cartera_id in ids)]
 
 
 def badge_rooms(conversation: Conversation) -> list[str]:
+    """Where a conversation's badge goes: the agent serving it, and whoever may see its
+    cartera (never the whole team, which would show a colleague's own cartera); a customer
+    without a cartera is everyone's, so its team's room."""
     rooms = []
     if conversation.agent_id is not None:
         rooms.append(f"agent:{conversation.agent_id}")
-    if conversation.team_id is not None:
+    if conversation.cartera_id is not None:
+        rooms += [f"cartera:{conversation.cartera_id}", ALL_CARTERAS_ROOM]
+    elif conversation.team_id is not None:
         rooms.append(f"team:{conversation.team_id}")
     return rooms
 
@@ -262,12 +278,9 @@ class ConversationFilters:
 
 
 def visible_conversations(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition on Conversation: all for managers; for an agent, those routed under a
-    cartera it may see (the cartera recorded when it was routed, not the contact's now).
-    Every read of conversations (list, one, a contact's history) uses this one rule."""
-    if actor.is_manager:
-        return true()
-    return Conversation.cartera_id.in_(select(Cartera.id).where(visible_carteras(actor)))
+    """The conversations *actor* may read (access.visible_conversations). Every read of
+    conversations (list, one, a contact's history) uses this one rule."""
+    return access.visible_conversations(actor)
 
 
 def list_conversations(

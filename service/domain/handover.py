@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain import audit
-from service.domain.access import require_manager
+from service.domain.access import require_all_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Invalid, NotFound
 from service.domain.org import end_agent_sessions, get_agent, record_agent_state
@@ -46,7 +46,7 @@ def plan(
     :raise Invalid: the target is the same agent, unknown, inactive, or not in the team of a
         cartera it would own; a "team only" handover of a cartera that has no team.
     """
-    require_manager(actor)
+    require_all_carteras(actor)
     agent = get_agent(session, agent_id)
     target: Agent | None = None
     if to_agent_id is not None:
@@ -119,7 +119,7 @@ def plan(
 def apply(session: Session, actor: Actor, handover: HandoverPlan) -> HandoverPlan:
     """Move the carteras, maybe deactivate the agent, and write one ``handover`` event.
     Past conversations keep the owner they were routed with (domain rule 6)."""
-    require_manager(actor)
+    require_all_carteras(actor)
     ids = [c["id"] for c in handover.carteras]
     for cartera in session.scalars(select(Cartera).where(Cartera.id.in_(ids))):
         cartera.agent_id = handover.to_agent_id

@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit, spreadsheet
-from service.domain.access import require_manager, visible_contacts
+from service.domain.access import require_manager, visible_carteras, visible_contacts
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
 from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
@@ -69,6 +69,7 @@ class _State:
     pairs: set[tuple[str, str]]
     new_pairs: list[tuple[str, str]] = field(default_factory=list)
     dirty: bool = False
+    visible: bool = True  # a contact the importer may not see is never touched
 
 
 class _Reject(Exception):
@@ -176,7 +177,7 @@ class _Importer:
         self.carteras = {
             key: (cid, name)
             for cid, name, key in session.execute(
-                select(Cartera.id, Cartera.name, Cartera.name_key)
+                select(Cartera.id, Cartera.name, Cartera.name_key).where(visible_carteras(actor))
             )
         }
 
@@ -215,6 +216,16 @@ class _Importer:
                 ).where(ContactIdentity.contact_id.in_(chunk))
             ):
                 self.state[cid].pairs.add((kind, value))
+            if not self.actor.sees_all:
+                shown = set(
+                    self.session.scalars(
+                        select(Contact.id).where(
+                            Contact.id.in_(chunk), visible_contacts(self.actor)
+                        )
+                    )
+                )
+                for cid in chunk:
+                    self.state[cid].visible = cid in shown
 
     def apply(self, row: _Row) -> None:
         target: int | None = None
@@ -241,6 +252,11 @@ class _Importer:
 
     def _update(self, key: Key, row: _Row, target: int | None) -> None:
         st = self.state[key]
+        if not st.visible:
+            raise _Reject(
+                None,
+                "it matches a contact of a cartera you do not hold",
+            )
         if row.ref and st.ref and row.ref != st.ref:
             raise _Reject("external_ref", f"the matching contact has external_ref {st.ref!r}")
         moved = target is not None and st.cartera_id is not None and target != st.cartera_id

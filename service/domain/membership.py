@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
-from service.domain.access import require_manager
+from service.domain.access import require_manager, visible_contacts
 from service.domain.actor import Actor
 from service.domain.carteras import get_cartera
 from service.domain.errors import Conflict, Invalid, NotFound
@@ -125,7 +125,7 @@ def add_contacts(
     """Add contacts to a cartera; all or nothing.
 
     :raise NotFound: no such cartera.
-    :raise Invalid: unknown contact ids, or none given.
+    :raise Invalid: unknown contact ids (or ones the actor may not see), or none given.
     :raise Conflict: some are in another cartera and *move* is false (the details list them
         with their current cartera), or a concurrent change won the race.
     """
@@ -135,7 +135,11 @@ def add_contacts(
     if not wanted:
         raise Invalid.field("contact_ids", "must list at least one contact id")
     contacts = list(
-        session.scalars(select(Contact).where(Contact.id.in_(wanted)).order_by(Contact.id))
+        session.scalars(
+            select(Contact)
+            .where(Contact.id.in_(wanted), visible_contacts(actor))
+            .order_by(Contact.id)
+        )
     )
     missing = sorted(set(wanted) - {c.id for c in contacts})
     if missing:

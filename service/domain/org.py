@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
-from service.domain.access import require_manager
+from service.domain.access import require_all_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.identity import BadAddress, normalize_email
@@ -125,7 +125,7 @@ def _apply_team(session: Session, team: Team, data: Mapping[str, Any]) -> None:
 
 def create_team(session: Session, actor: Actor, data: Mapping[str, Any]) -> Team:
     """:raise Conflict: the name (ignoring case) or department id is taken."""
-    require_manager(actor)
+    require_all_carteras(actor)
     team = Team()
     _apply_team(session, team, {"rocketchat_department_id": None, **data})
     session.add(team)
@@ -136,7 +136,7 @@ def create_team(session: Session, actor: Actor, data: Mapping[str, Any]) -> Team
 
 def update_team(session: Session, actor: Actor, team_id: int, data: Mapping[str, Any]) -> Team:
     """:raise NotFound: no such team. :raise Conflict: name or department id taken."""
-    require_manager(actor)
+    require_all_carteras(actor)
     team = get_team(session, team_id)
     before = team_snapshot(team)
     _apply_team(session, team, data)
@@ -146,7 +146,7 @@ def update_team(session: Session, actor: Actor, team_id: int, data: Mapping[str,
 
 def delete_team(session: Session, actor: Actor, team_id: int) -> None:
     """:raise Conflict: carteras still belong to the team (reassign or delete them first)."""
-    require_manager(actor)
+    require_all_carteras(actor)
     team = get_team(session, team_id)
     owned = list(session.scalars(select(Cartera.id).where(Cartera.team_id == team.id)))
     if owned:
@@ -197,7 +197,7 @@ def _apply_agent(session: Session, agent: Agent, data: Mapping[str, Any]) -> Non
 
 def create_agent(session: Session, actor: Actor, data: Mapping[str, Any]) -> Agent:
     """:raise Conflict: email or Rocket.Chat id/username taken. :raise Invalid: unknown team."""
-    require_manager(actor)
+    require_all_carteras(actor)
     agent = Agent(active=True, teams=[])
     _apply_agent(session, agent, data)
     session.add(agent)
@@ -220,7 +220,7 @@ def end_agent_sessions(session: Session, agent_id: int) -> None:
 
 def update_agent(session: Session, actor: Actor, agent_id: int, data: Mapping[str, Any]) -> Agent:
     """:raise NotFound: no such agent. :raise Invalid: leaving the team of one of its carteras."""
-    require_manager(actor)
+    require_all_carteras(actor)
     agent = get_agent(session, agent_id)
     before = agent_snapshot(agent)
     _apply_agent(session, agent, data)
@@ -278,7 +278,7 @@ def record_agent_state(session: Session, actor: Actor, agent: Agent) -> None:
 
 def delete_agent(session: Session, actor: Actor, agent_id: int) -> None:
     """:raise Conflict: the agent still owns carteras (reassign them, or deactivate it)."""
-    require_manager(actor)
+    require_all_carteras(actor)
     agent = get_agent(session, agent_id)
     owned = list(session.scalars(select(Cartera.id).where(Cartera.agent_id == agent.id)))
     if owned:

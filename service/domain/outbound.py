@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.domain import media
-from service.domain.access import require_manager
+from service.domain.access import require_all_carteras
 from service.domain.actor import Actor
 from service.domain.identity import BadAddress, normalize_email
 from service.domain.intake import insert_or_skip
@@ -234,7 +234,7 @@ def failed_ids(session: Session) -> list[int]:
 def list_outbox(
     session: Session, actor: Actor, status: str | None, page: int, per_page: int
 ) -> Page[OutboundMessage]:
-    require_manager(actor)
+    require_all_carteras(actor)
     stmt = select(OutboundMessage).order_by(OutboundMessage.id.desc())
     if status:
         stmt = stmt.where(OutboundMessage.status == status)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.domain import audit, media
-from service.domain.access import require_manager
+from service.domain.access import require_all_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.intake import insert_or_skip
@@ -68,13 +68,13 @@ def send_template(
     """Queue an approved template instead of a reply WhatsApp refused for the closed window.
     The same template for the same reply is one row (a repeated request returns it).
 
-    :raise Forbidden: not a manager.
+    :raise Forbidden: not a manager with every cartera (the outbox is the service's own).
     :raise NotFound: no such reply.
     :raise Conflict: the reply was not refused for the closed window, or is not WhatsApp
         Cloud API (Twilio sends templates as Content SIDs).
     :raise Invalid: *name*/*language* is not among the approved templates.
     """
-    require_manager(actor)
+    require_all_carteras(actor)
     refused = session.get(OutboundMessage, outbound_id)
     if refused is None:
         raise NotFound("No such reply in the outbox.", {"id": outbound_id})

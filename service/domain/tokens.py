@@ -15,7 +15,7 @@ from service.domain.actor import Actor
 from service.domain.errors import Invalid, NotFound
 from service.domain.names import clean_name
 from service.domain.org import get_agent
-from service.domain.users import actor_for, check_role, end_sessions
+from service.domain.users import actor_for, check_role, end_sessions, get_user, grant
 from service.models import ApiToken, User
 from service.models.types import utcnow
 
@@ -34,9 +34,16 @@ class IssuedToken:
 
 
 def issue_token(
-    session: Session, actor: Actor, *, name: str, role: str, agent_id: int | None = None
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    role: str,
+    agent_id: int | None = None,
+    all_carteras: bool | None = None,
 ) -> IssuedToken:
-    """Create an API user named *name* with *role* and one token for it.
+    """Create an API user named *name* with *role* and one token for it (all carteras for an
+    admin or coordinator unless *all_carteras* says otherwise; see ``users.grant``).
 
     :raise Invalid: unknown role; an agent token without an existing, active agent.
     :raise Forbidden: the actor is not an admin.
@@ -47,6 +54,7 @@ def issue_token(
     if agent_id is not None and not get_agent(session, agent_id).active:
         raise Invalid.field("agent_id", f"the agent {agent_id} is inactive")
     user = User(name=name, role=role, agent_id=agent_id, active=True)
+    grant(user, all_carteras, [])
     session.add(user)
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
@@ -83,6 +91,51 @@ def token_actor(session: Session, token_hash: str) -> Actor | None:
     if row is None or row[0].revoked_at is not None:
         return None
     return actor_for(row[1])
+
+
+def issue_user_token(session: Session, actor: Actor, user_id: int, name: str) -> IssuedToken:
+    """A new token for an existing user (shown once), acting as that user.
+
+    :raise Forbidden: not an admin. :raise NotFound: no such user.
+    """
+    require_admin(actor)
+    user = get_user(session, user_id)
+    name = clean_name(name)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
+    session.add(token)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "created",
+        "token",
+        token.id,
+        name,
+        after={"role": user.role, "prefix": token.prefix, "user_id": user.id},
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_user_tokens(session: Session, actor: Actor, user_id: int) -> list[ApiToken]:
+    """:raise Forbidden: not an admin. :raise NotFound: no such user."""
+    require_admin(actor)
+    get_user(session, user_id)
+    return list(
+        session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id))
+    )
+
+
+def token_of(session: Session, actor: Actor, user_id: int, token_id: int) -> ApiToken:
+    """:raise NotFound: no such token for that user."""
+    require_admin(actor)
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(
+            f"Token {token_id} of user {user_id} does not exist.",
+            {"token_id": token_id, "user_id": user_id},
+        )
+    return token
 
 
 def list_tokens(session: Session, actor: Actor) -> list[ApiToken]:

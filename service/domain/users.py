@@ -11,9 +11,11 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from service.domain import audit
 from service.domain.access import require_admin
@@ -22,7 +24,7 @@ from service.domain.errors import Conflict, Invalid, NotFound
 from service.domain.identity import BadAddress, normalize_email
 from service.domain.names import clean_name
 from service.domain.org import get_agent
-from service.models import User
+from service.models import Cartera, User, user_carteras
 
 MIN_PASSWORD = 10
 _N, _R, _P = 2**14, 8, 1
@@ -72,10 +74,16 @@ def create_user(
     email: str,
     name: str,
     role: str,
-    password: str,
+    password: str | None,
     agent_id: int | None = None,
+    all_carteras: bool | None = None,
+    cartera_ids: Iterable[int] = (),
 ) -> User:
-    """:raise Invalid: bad email, role, short password, agent role without an agent.
+    """A new user; with no carteras named and *all_carteras* unset, an admin or coordinator
+    gets every cartera (the manuals' blank profile) and an agent its own ones.
+
+    :raise Invalid: bad email, role, short password, agent role without an agent, unknown
+        carteras.
     :raise Conflict: the email is taken."""
     require_admin(actor)
     try:
@@ -83,7 +91,7 @@ def create_user(
     except BadAddress as exc:
         raise Invalid.field("email", str(exc)) from None
     check_role(session, role, agent_id)
-    if len(password) < MIN_PASSWORD:
+    if password is not None and len(password) < MIN_PASSWORD:
         raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
     if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
         raise Conflict(f"A user with email {address} already exists.", {"field": "email"})
@@ -93,10 +101,12 @@ def create_user(
         role=role,
         agent_id=agent_id,
         active=True,
-        password_hash=hash_password(password),
+        # None: an integration that only uses API tokens
+        password_hash=hash_password(password) if password is not None else None,
     )
     session.add(user)
     session.flush()
+    grant(user, all_carteras, _carteras(session, cartera_ids))
     audit.record(
         session,
         actor,
@@ -104,9 +114,79 @@ def create_user(
         "user",
         user.id,
         user.name,
-        after={"email": address, "role": role, "agent_id": agent_id},
+        after={"email": address, "role": role, "agent_id": agent_id, **access_of(user)},
     )
     return user
+
+
+def _carteras(session: Session, cartera_ids: Iterable[int]) -> list[Cartera]:
+    """:raise Invalid: some ids name no cartera."""
+    wanted = sorted(set(cartera_ids))
+    found = list(session.scalars(select(Cartera).where(Cartera.id.in_(wanted)))) if wanted else []
+    missing = sorted(set(wanted) - {c.id for c in found})
+    if missing:
+        raise Invalid.field("cartera_ids", f"no such carteras: {missing}")
+    return found
+
+
+def grant(user: User, all_carteras: bool | None, carteras: list[Cartera]) -> None:
+    """Set what *user* may see; None keeps ``all_carteras`` as the role's default."""
+    if all_carteras is None:
+        all_carteras = user.role != "agent" and not carteras
+    user.all_carteras = all_carteras
+    user.carteras = sorted(carteras, key=lambda c: (c.name_key, c.id))
+
+
+def access_of(user: User) -> dict[str, Any]:
+    """What *user* may see, as the audit log records it (ids and names)."""
+    return {
+        "all_carteras": bool(user.all_carteras),
+        "carteras": [{"id": c.id, "name": c.name} for c in user.carteras],
+    }
+
+
+def set_access(
+    session: Session,
+    actor: Actor,
+    user_id: int,
+    *,
+    all_carteras: bool | None = None,
+    cartera_ids: Iterable[int] | None = None,
+) -> User:
+    """Grant or revoke carteras (None leaves that part as it is); audited on the user with
+    the carteras before and after. It applies at the user's next request.
+
+    :raise Forbidden: the actor is not an admin.
+    :raise NotFound: no such user. :raise Invalid: unknown carteras.
+    """
+    require_admin(actor)
+    user = get_user(session, user_id)
+    before = access_of(user)
+    carteras = list(user.carteras) if cartera_ids is None else _carteras(session, cartera_ids)
+    user.all_carteras = before["all_carteras"] if all_carteras is None else all_carteras
+    user.carteras = sorted(carteras, key=lambda c: (c.name_key, c.id))
+    session.flush()
+    after = access_of(user)
+    if after != before:
+        audit.record(
+            session,
+            actor,
+            "updated",
+            "user",
+            user.id,
+            user.name,
+            before=before,
+            after=after,
+            details={
+                "granted": sorted({c["id"] for c in after["carteras"]} - _ids(before)),
+                "revoked": sorted(_ids(before) - {c["id"] for c in after["carteras"]}),
+            },
+        )
+    return user
+
+
+def _ids(access: dict[str, Any]) -> set[int]:
+    return {c["id"] for c in access["carteras"]}
 
 
 def _sign_in_address(email: str) -> str:
@@ -144,7 +224,25 @@ def actor_for(user: User | None, request_id: str | None = None) -> Actor | None:
         return None
     role = next(r for r in ROLES if r == user.role)
     return Actor(
-        user_id=user.id, name=user.name, role=role, agent_id=user.agent_id, request_id=request_id
+        user_id=user.id,
+        name=user.name,
+        role=role,
+        agent_id=user.agent_id,
+        request_id=request_id,
+        all_carteras=bool(user.all_carteras),
+        cartera_ids=frozenset() if role == "admin" or user.all_carteras else granted_ids(user),
+    )
+
+
+def granted_ids(user: User) -> frozenset[int]:
+    """The ids of the carteras granted to *user* (read on every request: grants apply at once)."""
+    session = object_session(user)
+    if session is None:
+        return frozenset(c.id for c in user.carteras)
+    return frozenset(
+        session.scalars(
+            select(user_carteras.c.cartera_id).where(user_carteras.c.user_id == user.id)
+        )
     )
 
 

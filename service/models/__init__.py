@@ -7,7 +7,7 @@ from service.models.conversation import Conversation
 from service.models.inbox import INBOX_STATUSES, DeliveryStatus, InboxMessage, WebhookNonce
 from service.models.org import Agent, Team, agent_teams
 from service.models.outbound import OutboundMessage
-from service.models.user import ApiToken, User
+from service.models.user import ApiToken, User, user_carteras
 
 __all__ = [
     "Agent",
@@ -26,4 +26,5 @@ __all__ = [
     "User",
     "WebhookNonce",
     "agent_teams",
+    "user_carteras",
 ]

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import Base
+from service.models.cartera import Cartera
 from service.models.org import Agent
 from service.models.types import UTCDateTime, utcnow
+
+# The carteras granted to a user ("Usuarios > Perfiles"): see domain/access.py.
+user_carteras = Table(
+    "user_carteras",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "cartera_id", ForeignKey("carteras.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
 
 
 class User(Base):
@@ -27,6 +38,8 @@ class User(Base):
         ForeignKey("agents.id", ondelete="RESTRICT"), index=True
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every cartera ("left blank = all" in the manuals); else only the granted ones.
+    all_carteras: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # werkzeug's scrypt hash; None for API-only users (they sign in with tokens).
     password_hash: Mapped[str | None] = mapped_column(String(255))
     # Part of every signed-in session's id: bumping it ends all of the user's sessions
@@ -35,6 +48,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     agent: Mapped[Agent | None] = relationship()
+    carteras: Mapped[list[Cartera]] = relationship(
+        secondary=user_carteras, order_by="Cartera.name_key"
+    )
 
 
 class ApiToken(Base):

@@ -152,7 +152,13 @@ def test_an_agent_with_three_carteras_across_two_teams(app, as_agent, make):
         from service.domain.conversations import live_rooms
 
         rooms = live_rooms(db.session(), Actor(None, "Ana", "agent", agent_id=ana))
-    assert rooms == [f"agent:{ana}", f"team:{norte}", f"team:{sur}"]
+    # her own carteras and her team's shared one each have a room; a colleague's own has not
+    assert rooms == [
+        f"agent:{ana}",
+        f"team:{norte}",
+        f"team:{sur}",
+        *(f"cartera:{c}" for c in sorted((premium, vip, shared))),
+    ]
 
 
 def test_history_is_read_from_the_audit_log(app, coordinator, org):

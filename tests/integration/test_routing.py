@@ -36,7 +36,8 @@ def test_owner_online_gets_the_conversation_with_tag_and_badge(app, rc, badges, 
     assert [m["msg"] for m in rc.messages] == ["Hola"]
     assert rc.messages[0]["_id"] == f"carteras-{post.rows()[0].id}"
     ((payload, rooms),) = badges.sent
-    assert rooms == [f"agent:{org['luis']}", f"team:{org['team']}"]
+    # the owner, and whoever may see the cartera; not the whole team (a colleague's own)
+    assert rooms == [f"agent:{org['luis']}", f"cartera:{org['premium']}", "carteras:all"]
     assert payload["cartera"] == {
         "id": org["premium"],
         "name": "Premium",
@@ -297,13 +298,18 @@ def test_conversations_api_filters_visibility_and_history(
     again = coordinator.get(f"/api/conversations/{routed['id']}").json
     assert again["cartera"]["name"] == "Premium" and again["agent"]["name"] == "Luis"
 
+    # the new customer has no cartera: everyone's (DESIGN.md "Access")
+    unassigned = next(c["id"] for c in listed["items"] if c["id"] != routed["id"])
     luis = as_agent(org["luis"], "luis-login")
-    assert [c["id"] for c in luis.get("/api/conversations").json["items"]] == [routed["id"]]
+    assert [c["id"] for c in luis.get("/api/conversations").json["items"]] == [
+        unassigned,
+        routed["id"],
+    ]
     assert luis.get(f"/api/conversations/{routed['id']}").status_code == 200
     other_team = make.team("Sur")
     pablo = make.agent("Pablo", [other_team])
     outsider = as_agent(pablo, "pablo-login")
-    assert outsider.get("/api/conversations").json["total"] == 0
+    assert [c["id"] for c in outsider.get("/api/conversations").json["items"]] == [unassigned]
     assert outsider.get(f"/api/conversations/{routed['id']}").status_code == 404
 
 

@@ -58,7 +58,8 @@ def test_deactivating_an_agent_ends_its_tokens_sessions_exports_and_live(app, ma
     by_token, by_session = live_client(app, api.token), live_client(app, browser=browser)
     assert can_read(browser, api) == ALLOWED
     assert by_token.is_connected() and by_session.is_connected()
-    assert api.get("/api/contacts").json["total"] == 2  # ana (Premium), beto (Compartida)
+    # ana (Premium), beto (Compartida), dani and eva (no cartera)
+    assert api.get("/api/contacts").json["total"] == 4
 
     assert coordinator.patch(f"/api/agents/{ids['luis']}", {"active": False}).status_code == 200
 
@@ -198,7 +199,11 @@ def test_live_rooms_follow_team_changes(app, make, coordinator):
     ids = make.org_chart()
     live = live_client(app, make.token("agent", "marta-token", ids["marta"]))
     (ready,) = [e for e in live.get_received() if e["name"] == "ready"]
-    assert ready["args"][0]["rooms"] == [f"agent:{ids['marta']}", f"team:{ids['norte']}"]
+    assert ready["args"][0]["rooms"] == [
+        f"agent:{ids['marta']}",
+        f"cartera:{ids['compartida']}",  # her team's shared cartera, not Luis's own
+        f"team:{ids['norte']}",
+    ]
     coordinator.patch(f"/api/agents/{ids['marta']}", {"team_ids": [ids["sur"]]})
     app.extensions["socketio"].emit("badge", {"n": 1}, to=f"team:{ids['norte']}")
     app.extensions["socketio"].emit("badge", {"n": 2}, to=f"team:{ids['sur']}")

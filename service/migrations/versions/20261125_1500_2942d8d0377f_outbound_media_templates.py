@@ -3,7 +3,7 @@ fetched; when its signed link was served), a stable error code, and WhatsApp tem
 sent instead of a reply refused for the closed 24-hour window.
 
 Revision ID: 2942d8d0377f
-Revises: 5d1c0a7e9b42
+Revises: 7c3e91d2a6f0
 Create Date: 2026-11-25 15:00:00.000000
 
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '2942d8d0377f'
-down_revision = '5d1c0a7e9b42'
+down_revision = '7c3e91d2a6f0'
 branch_labels = None
 depends_on = None
 
