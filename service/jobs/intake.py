@@ -11,10 +11,10 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from service.domain import intake, ordering
-from service.domain.ports import ChatPlatformWait, Ports, QueueUnavailable
+from service.domain.ports import ChatPlatformWait
 from service.extensions import db
 from service.jobs import lease, routing
-from service.jobs.enqueue import enqueue_inbox
+from service.jobs.enqueue import enqueue_inbox, schedule_inbox
 from service.jobs.runtime import current_job_id, job_context, last_attempt, ports, settings
 from service.models import InboxMessage
 from service.models.types import utcnow
@@ -22,7 +22,7 @@ from service.models.types import utcnow
 log = logging.getLogger(__name__)
 
 
-def _wait(session: Session, inbox_id: int, wait: ChatPlatformWait, wired: Ports) -> str:
+def _wait(session: Session, inbox_id: int, wait: ChatPlatformWait) -> str:
     """Rocket.Chat asked us to wait: the row waits with its reason, and is tried again at the
     time the server gave (the sweeper too, should the scheduled job be lost). A wait never
     uses up the retries that real errors have."""
@@ -33,17 +33,7 @@ def _wait(session: Session, inbox_id: int, wait: ChatPlatformWait, wired: Ports)
         return "skipped"
     intake.wait(session, row, until, f"waiting for Rocket.Chat: {wait.code or wait}", now)
     session.commit()
-    try:
-        wired.jobs.enqueue_at(
-            until,
-            "routing",
-            "service.jobs.intake.process_inbox",
-            inbox_id,
-            # not the running job's id: this one is still executing under it
-            job_id=f"inbox-{inbox_id}-at-{int(until.timestamp())}",
-        )
-    except QueueUnavailable:
-        log.warning("wait not scheduled; the sweeper will find it", extra={"inbox_id": inbox_id})
+    schedule_inbox(inbox_id, until)
     log.info(
         "inbox job waits",
         extra={"inbox_id": inbox_id, "until": until.isoformat(), "code": wait.code},
@@ -86,7 +76,7 @@ def process_inbox(inbox_id: int) -> str:
                 session.commit()
             except ChatPlatformWait as exc:
                 session.rollback()
-                return _wait(session, inbox_id, exc, wired)
+                return _wait(session, inbox_id, exc)
             except Exception as exc:
                 session.rollback()
                 failed = session.get(InboxMessage, inbox_id)

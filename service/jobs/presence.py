@@ -7,24 +7,22 @@ import logging
 
 from service.domain import presence
 from service.domain.ports import ChatPlatformError
-from service.extensions import db
 from service.jobs import runtime
-
-log = logging.getLogger(__name__)
 
 
 def refresh_presence() -> int | None:
     """Agents seen available now; None when the platform cannot tell or did not answer."""
-    with runtime.job_context():
-        wired = runtime.ports()
+    # every few seconds: its line only at DEBUG
+    with runtime.run("refresh_presence", level=logging.DEBUG) as job:
         try:
-            available = wired.chat.available_agents()
+            available = job.ports.chat.available_agents()
         except ChatPlatformError as exc:
-            log.warning("presence not refreshed", extra={"error": str(exc)})
+            job.log.warning("presence not refreshed", extra={"error": str(exc)})
+            job.outcome = "not answered"
             return None
         if available is None:
+            job.outcome = "not known"
             return None
-        session = db.session()
-        seen = presence.record(session, available, wired.clock.now())
-        session.commit()
+        seen = presence.record(job.session, available, job.ports.clock.now())
+        job.session.commit()
         return seen

@@ -20,7 +20,6 @@ from service.domain.identity import EMAIL, PHONE
 from service.domain.ports import (
     AgentUnavailable,
     Ports,
-    QueueUnavailable,
     Room,
     RoomClosed,
     SameDepartment,
@@ -35,9 +34,8 @@ from service.domain.routing import (
     decide,
     within_hours,
 )
-from service.extensions import db
 from service.jobs import files, runtime
-from service.jobs.enqueue import enqueue_replies
+from service.jobs.enqueue import enqueue_replies, schedule_fallback
 from service.models import Agent, Contact, Conversation, InboxMessage
 
 log = logging.getLogger(__name__)
@@ -207,19 +205,7 @@ def _place(
     conversation.forwarded_at = now
     session.commit()
     if conversation.owner_deadline_at is not None:
-        try:
-            ports.jobs.enqueue_at(
-                conversation.owner_deadline_at,
-                "routing",
-                "service.jobs.routing.owner_fallback",
-                conversation.id,
-                job_id=f"fallback-{conversation.id}",
-            )
-        except QueueUnavailable:
-            log.warning(
-                "fallback not scheduled; the sweeper will find it",
-                extra={"conversation_id": conversation.id},
-            )
+        schedule_fallback(conversation.id, conversation.owner_deadline_at)
 
 
 def _channel_message(
@@ -375,13 +361,13 @@ def emit_badge(session: Session, conversation: Conversation, ports: Ports) -> No
 def owner_fallback(conversation_id: int) -> str:
     """The owner did not take the conversation in time: take it from the owner and give it
     to the team (back to the department's queue when the room is in it already)."""
-    with runtime.job_context():
-        session = db.session()
-        wired = runtime.ports()
+    with runtime.run("owner_fallback", conversation_id=conversation_id) as job:
+        session, wired = job.session, job.ports
         now = wired.clock.now()
         if not convs.claim_fallback(session, conversation_id, now):
             session.rollback()
-            return "skipped"
+            job.outcome = "skipped"
+            return job.outcome
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         assert conversation.rc_room_id
@@ -410,19 +396,19 @@ def owner_fallback(conversation_id: int) -> str:
         )
         session.commit()
         emit_badge(session, conversation, wired)
-        log.info("owner fallback", extra={"conversation_id": conversation_id})
-        return "fallback"
+        job.outcome = "fallback"
+        return job.outcome
 
 
 def reforward(conversation_id: int) -> str:
     """After a handover: send an open conversation to its cartera's new owner, or to the
     team when there is none or Rocket.Chat refuses the owner (offline, inactive, gone)."""
-    with runtime.job_context():
-        session = db.session()
-        wired = runtime.ports()
+    with runtime.run("reforward", conversation_id=conversation_id) as job:
+        session, wired = job.session, job.ports
+        job.outcome = "skipped"
         conversation = session.get(Conversation, conversation_id)
         if conversation is None or conversation.status != "open" or not conversation.rc_room_id:
-            return "skipped"
+            return job.outcome
         view = convs.cartera_view(session, conversation.cartera_id)
         owner = view.owner if view else None
         text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
@@ -430,11 +416,11 @@ def reforward(conversation_id: int) -> str:
         if room is None or not room.open:
             convs.close(conversation, wired.clock.now(), "closed in Rocket.Chat")
             session.commit()
-            return "skipped"
+            return job.outcome
         placed = False
         if owner is not None and owner.active and owner.rocketchat_user_id:
             if conversation.forwarded_to == f"agent:{owner.rocketchat_user_id}":
-                return "skipped"  # a retry after it went through
+                return job.outcome  # a retry after it went through
             step = handoffs.to_owner(text, owner.rocketchat_user_id, room)
             step = handoffs.Handoff(
                 step.action, handoffs.comment(text, "traspaso al nuevo dueño"), step.agent_id
@@ -451,7 +437,7 @@ def reforward(conversation_id: int) -> str:
         if not placed:
             if view is None or not view.department_id:
                 session.commit()
-                return "skipped"
+                return job.outcome
             previous = (conversation.forwarded_to or "").removeprefix("agent:") or None
             _to_team(wired, conversation, room, view.department_id, "handover", take_from=previous)
         conversation.forwarded_at = wired.clock.now()
@@ -463,4 +449,5 @@ def reforward(conversation_id: int) -> str:
         )
         session.commit()
         emit_badge(session, conversation, wired)
-        return "reforwarded"
+        job.outcome = "reforwarded"
+        return job.outcome

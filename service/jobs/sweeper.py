@@ -13,10 +13,9 @@ from flask import Flask
 
 from service.domain import conversations, intake, ordering, outbound
 from service.domain.actor import Actor
-from service.domain.ports import QueueUnavailable
 from service.extensions import db
 from service.jobs import presence
-from service.jobs.enqueue import enqueue_inbox, enqueue_replies
+from service.jobs.enqueue import enqueue_fallbacks, enqueue_inbox, enqueue_replies
 from service.jobs.runtime import ports, settings
 from service.models.types import utcnow
 
@@ -53,19 +52,7 @@ def fallback_overdue() -> int:
     now = ports().clock.now()
     ids = conversations.overdue(db.session(), now)
     db.session.commit()
-    done = 0
-    for conversation_id in ids:
-        try:
-            ports().jobs.enqueue(
-                "routing",
-                "service.jobs.routing.owner_fallback",
-                conversation_id,
-                job_id=f"fallback-{conversation_id}",
-            )
-        except QueueUnavailable:
-            break
-        done += 1
-    return done
+    return enqueue_fallbacks(ids)
 
 
 def sweep() -> tuple[int, int, int]:
