@@ -3,6 +3,7 @@ the real migrations, a clean database for every test, API clients per role."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import settings
 
 from service.app import create_app
 from service.config import Config
@@ -25,6 +27,12 @@ from tests.isolation import REQUIRE_SERVICES
 pytest_plugins = ["tests.workers"]  # the real_redis fixture
 
 PG_URL = isolation.pg_url()
+
+# CI explores the same fuzz examples every run (a failure there is reproducible, never luck);
+# a developer's run explores new ones. A failing example is printed either way.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    settings.load_profile("ci")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
