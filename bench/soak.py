@@ -42,11 +42,11 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import redis
 import sqlalchemy as sa
 
 from bench.common import PG_ADMIN, ROOT, free_port, fresh_database, percentile, report, verdict
 from tests import samples
+from tests.private_redis import PrivateRedis
 from tests.webhooks.conftest import sign_whatsapp, whatsapp_text
 
 TERMINAL = {"processed", "failed", "skipped"}
@@ -114,36 +114,6 @@ class Fake:
 
 
 # ---- Redis, web and workers ----------------------------------------------------------------
-class PrivateRedis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-
 def _descendants(pid: int) -> list[int]:
     found: list[int] = []
     with contextlib.suppress(OSError):
@@ -209,7 +179,7 @@ class Pass:
 class Soak:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args, self.work = args, work
-        self.redis = PrivateRedis()
+        self.redis = PrivateRedis(free_port())
         self.fake: Fake | None = None
         self.web: Process | None = None
         self.workers: list[Process] = []
@@ -236,7 +206,8 @@ class Soak:
 
     def start(self) -> None:
         self.fake = Fake()
-        self.redis.start()
+        if not self.redis.start():
+            raise RuntimeError(f"redis-server could not take port {self.redis.port}")
         self.database = fresh_database(self.db_name)
         self.engine = sa.create_engine(self.database)
         self.web = Process(
