@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from service.adapters.rocketchat import RocketChatClient
+from service.adapters.whatsapp_out import WhatsAppCloudSender
+from tests.fake_channels import FakeWhatsApp
 from tests.fake_rocketchat import FakeRocketChat
 from tests.fakes import FakeLiveBadges
 from tests.webhooks.conftest import FixedClock, Posting
@@ -51,6 +53,15 @@ def org(make):
     premium = make.cartera("Premium", team, luis, "💎", color="#1E88E5")
     contact = make.contact("Lucía", premium, phones=["+52 55 1234 5678"])
     return {"team": team, "luis": luis, "marta": marta, "premium": premium, "contact": contact}
+
+
+@pytest.fixture
+def whatsapp(app, monkeypatch):
+    """A fake WhatsApp Cloud API, wired in as the sender of replies."""
+    with FakeWhatsApp() as fake:
+        sender = WhatsAppCloudSender(FakeWhatsApp.TOKEN, f"{fake.url}/v21.0", timeout=5)
+        monkeypatch.setitem(app.extensions["ports"].senders, "meta", sender)
+        yield fake
 
 
 @pytest.fixture

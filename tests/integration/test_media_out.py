@@ -13,7 +13,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from service.adapters.mail_out import SmtpSender
-from service.adapters.whatsapp_out import TwilioSender, WhatsAppCloudSender
+from service.adapters.whatsapp_out import TwilioSender
 from service.domain import media
 from tests import samples
 from tests.fake_channels import FakeTwilio, FakeWhatsApp, SmtpSink
@@ -24,14 +24,6 @@ FORM = "application/x-www-form-urlencoded"
 CUSTOMER = "5215512345678"
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40
 NOTICE = "La ventana de 24 horas cerró; use una plantilla"
-
-
-@pytest.fixture
-def whatsapp(app, monkeypatch):
-    with FakeWhatsApp() as fake:
-        sender = WhatsAppCloudSender(FakeWhatsApp.TOKEN, f"{fake.url}/v21.0", timeout=5)
-        monkeypatch.setitem(app.extensions["ports"].senders, "meta", sender)
-        yield fake
 
 
 @pytest.fixture

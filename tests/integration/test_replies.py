@@ -7,20 +7,12 @@ import email
 import pytest
 
 from service.adapters.mail_out import SmtpSender
-from service.adapters.whatsapp_out import TwilioSender, WhatsAppCloudSender
+from service.adapters.whatsapp_out import TwilioSender
 from tests import samples
-from tests.fake_channels import FakeTwilio, FakeWhatsApp, SmtpSink
+from tests.fake_channels import FakeTwilio, SmtpSink
 from tests.webhooks.conftest import Posting, whatsapp_text
 
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture
-def whatsapp(app, monkeypatch):
-    with FakeWhatsApp() as fake:
-        sender = WhatsAppCloudSender(FakeWhatsApp.TOKEN, f"{fake.url}/v21.0", timeout=5)
-        monkeypatch.setitem(app.extensions["ports"].senders, "meta", sender)
-        yield fake
 
 
 @pytest.fixture
