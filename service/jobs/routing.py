@@ -22,20 +22,17 @@ from service.domain.ports import (
     Ports,
     Room,
     RoomClosed,
-    SameDepartment,
 )
 from service.domain.routing import (
-    CARTERA_INACTIVE,
     OWNER_TIMEOUT_TEAM,
-    OWNER_UNAVAILABLE_TEAM,
     CarteraView,
     RoutingDecision,
     RoutingInput,
     decide,
     within_hours,
 )
-from service.jobs import files, runtime
-from service.jobs.enqueue import enqueue_replies, schedule_fallback
+from service.jobs import files, placement, runtime
+from service.jobs.enqueue import enqueue_replies
 from service.models import Agent, Contact, Conversation, InboxMessage
 
 log = logging.getLogger(__name__)
@@ -113,101 +110,6 @@ def _message_text(row: InboxMessage) -> str | None:
     return None if row.attachments else attachments.unsupported(row.kind)
 
 
-def _tag(session: Session, conversation: Conversation, ports: Ports, now: datetime) -> None:
-    """The badge where agents look: topic, tags, the ``cartera`` field and, when set, the
-    visitor's display name. Once per conversation."""
-    if (
-        conversation.rc_tagged_at is not None
-        or conversation.cartera_id is None
-        or conversation.reason == CARTERA_INACTIVE
-    ):
-        return
-    assert conversation.rc_room_id
-    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
-    contact = session.get(Contact, conversation.contact_id) if conversation.contact_id else None
-    ports.chat.tag_room(
-        visitor_id=conversation.rc_visitor_id or "",
-        room_id=conversation.rc_room_id,
-        tags=handoffs.tags(conversation.cartera_name, conversation.team_name),
-        badge=text,
-        visitor_name=handoffs.display_name(text, contact.name)
-        if contact is not None and runtime.settings().badge_in_visitor_name
-        else None,
-    )
-    conversation.rc_tagged_at = now
-    session.commit()  # tagged once, even if the forward below fails and is retried
-
-
-def _do(ports: Ports, room_id: str, step: handoffs.Handoff) -> None:
-    """One handoff call; a step that needs no call does nothing."""
-    if step.action == "forward_agent":
-        ports.chat.forward(room_id, agent_id=step.agent_id, comment=step.comment)
-    elif step.action == "forward_department":
-        ports.chat.forward(room_id, department_id=step.department_id, comment=step.comment)
-    elif step.action == "return_to_queue":
-        ports.chat.return_to_queue(room_id, step.department_id)
-
-
-def _to_team(
-    ports: Ports,
-    conversation: Conversation,
-    room: Room | None,
-    department_id: str,
-    reason: str,
-    *,
-    take_from: str | None = None,
-) -> None:
-    assert conversation.rc_room_id
-    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
-    step = handoffs.to_team(text, department_id, room, reason, take_from=take_from)
-    try:
-        _do(ports, conversation.rc_room_id, step)
-    except SameDepartment:
-        # The room is in that department after all (what we knew of it was stale, or an
-        # earlier try went through and its answer was lost): decide again on what it is now.
-        # A room still refused is not placed, and never recorded as placed.
-        current = ports.chat.room(conversation.rc_room_id)
-        step = handoffs.to_team(text, department_id, current, reason, take_from=take_from)
-        if step.action == "forward_department":
-            raise
-        _do(ports, conversation.rc_room_id, step)
-    conversation.forwarded_to = step.record
-    conversation.routed_to = "team"
-
-
-def _place(
-    session: Session, conversation: Conversation, room: Room | None, ports: Ports, now: datetime
-) -> None:
-    """Put the room where the decision says: the owner, else the team's department. An owner
-    Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead."""
-    assert conversation.rc_room_id
-    if conversation.forwarded_to is not None or conversation.routed_to == "queue":
-        return
-    agent = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
-    text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
-    if conversation.routed_to == "agent" and agent is not None and agent.rocketchat_user_id:
-        step = handoffs.to_owner(text, agent.rocketchat_user_id, room)
-        try:
-            _do(ports, conversation.rc_room_id, step)
-        except AgentUnavailable:
-            convs.note(conversation, "owner_unavailable", at=now.isoformat())
-            conversation.reason = OWNER_UNAVAILABLE_TEAM
-        else:
-            conversation.forwarded_to = step.record
-            seconds = int(conversation.trace.get("owner_timeout_seconds") or 0)
-            conversation.owner_deadline_at = convs.deadline(now, seconds)
-    if conversation.forwarded_to is None:
-        if not conversation.department_id:
-            conversation.routed_to = "queue"
-            session.commit()
-            return
-        _to_team(ports, conversation, room, conversation.department_id, conversation.reason)
-    conversation.forwarded_at = now
-    session.commit()
-    if conversation.owner_deadline_at is not None:
-        schedule_fallback(conversation.id, conversation.owner_deadline_at)
-
-
 def _channel_message(
     session: Session,
     row: InboxMessage,
@@ -274,12 +176,12 @@ def _channel_message(
         session.commit()
     try:
         files.deliver_files(session, row, conversation, ports)
-        _tag(session, conversation, ports, now)
+        placement.tag(session, conversation, ports, now)
         if conversation.forwarded_to is None and conversation.routed_to != "queue":
             current = room or ports.chat.room(conversation.rc_room_id)
             if current is not None and not current.open:
                 raise RoomClosed("closed before it was handed over", "room-closed")
-            _place(session, conversation, current, ports, now)
+            placement.place(session, conversation, current, ports, now)
     except RoomClosed:
         # Closed in Rocket.Chat right after the message went in: nothing is lost, the
         # conversation ends here and the customer's next message opens a new one.
@@ -311,8 +213,8 @@ def _rocketchat_event(
         conversation.rc_visitor_id = str(visitor.get("_id") or "")
         row.conversation_id = conversation.id
         session.commit()
-        _tag(session, conversation, ports, now)
-        _place(session, conversation, ports.chat.room(room_id), ports, now)
+        placement.tag(session, conversation, ports, now)
+        placement.place(session, conversation, ports.chat.room(room_id), ports, now)
         return routed
     held = convs.find_by_room(session, room_id)
     if held is None:
@@ -377,7 +279,7 @@ def owner_fallback(conversation_id: int) -> str:
         elif conversation.department_id:
             owner = (conversation.forwarded_to or "").removeprefix("agent:") or None
             try:
-                _to_team(
+                placement.to_team(
                     wired,
                     conversation,
                     room,
@@ -426,7 +328,7 @@ def reforward(conversation_id: int) -> str:
                 step.action, handoffs.comment(text, "traspaso al nuevo dueño"), step.agent_id
             )
             try:
-                _do(wired, conversation.rc_room_id, step)
+                placement.do(wired, conversation.rc_room_id, step)
             except AgentUnavailable:
                 convs.note(conversation, "owner_unavailable", at=wired.clock.now().isoformat())
             else:
@@ -439,7 +341,9 @@ def reforward(conversation_id: int) -> str:
                 session.commit()
                 return job.outcome
             previous = (conversation.forwarded_to or "").removeprefix("agent:") or None
-            _to_team(wired, conversation, room, view.department_id, "handover", take_from=previous)
+            placement.to_team(
+                wired, conversation, room, view.department_id, "handover", take_from=previous
+            )
         conversation.forwarded_at = wired.clock.now()
         convs.note(
             conversation,

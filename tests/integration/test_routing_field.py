@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 
 from service.domain.ports import ChatPlatformError
 from service.extensions import db
-from service.jobs import routing, sweeper
+from service.jobs import placement, routing, sweeper
 from service.models import Conversation, InboxMessage
 from tests import samples
 from tests.fake_rocketchat import _QuietHandler
@@ -92,7 +92,7 @@ def test_a_refused_same_department_forward_is_never_recorded_as_done(app, rc, po
         assert held is not None
         held.forwarded_to = None  # as if the step had not run, and the room state unknown
         with pytest.raises(ChatPlatformError):
-            routing._place(db.session(), held, None, app.extensions["ports"], datetime.now(UTC))
+            placement.place(db.session(), held, None, app.extensions["ports"], datetime.now(UTC))
         assert held.forwarded_to is None  # the refusal is not taken for a done step
         db.session.rollback()
     assert len(rc.calls_to("livechat/room.forward")) == 1
