@@ -20,8 +20,9 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -208,8 +209,16 @@ def _fresh_pools_after_fork(app: Flask) -> None:
 
 
 class _Supervisor:
-    def __init__(self, url: str, names: Sequence[str], burst: bool, quiet: QuietOnOutage) -> None:
+    def __init__(
+        self,
+        url: str,
+        names: Sequence[str],
+        burst: bool,
+        quiet: QuietOnOutage,
+        on_back: Callable[[], object] | None = None,
+    ) -> None:
         self.url = url
+        self.on_back = on_back
         self.names = list(names)
         self.burst = burst
         self.quiet = quiet
@@ -256,8 +265,19 @@ class _Supervisor:
                     "Redis back; worker resumed",
                     extra={"outage_seconds": round(time.monotonic() - started, 1)},
                 )
+                self._caught_up()
             return connection
         return None
+
+    def _caught_up(self) -> None:
+        """Right after an outage, hand the queue what it missed or forgot (rows stored while
+        it was away, retries it lost) instead of waiting for the next sweep."""
+        if self.on_back is None:
+            return
+        try:
+            self.on_back()
+        except Exception:  # the periodic sweep does it later anyway
+            log.warning("catch-up sweep failed; the periodic sweep will do it", exc_info=True)
 
     def queues_empty(self) -> bool:
         connection = self.connect()
@@ -322,7 +342,13 @@ def run_worker(
         raise RuntimeError("REDIS_URL is not set")
     interval = config.sweep_interval if sweep_every is None else sweep_every
     _fresh_pools_after_fork(app)
-    supervisor = _Supervisor(config.redis_url, queues, burst, _quiet_rq_logs())
+
+    def catch_up() -> None:
+        with app.app_context():
+            found, enqueued = sweeper.requeue_stale(grace=timedelta(0))
+        log.info("catch-up sweep", extra={"found": found, "enqueued": enqueued})
+
+    supervisor = _Supervisor(config.redis_url, queues, burst, _quiet_rq_logs(), catch_up)
     supervisor.install_signals()
     stop_sweeping = sweeper.start_in_background(app, interval) if interval > 0 else None
     try:

@@ -291,3 +291,35 @@ def test_the_sweeper_thread_outlives_database_errors(app, monkeypatch, caplog):
     assert [r.message for r in caplog.records if r.levelno == logging.INFO] == [
         "sweep working again"
     ]
+
+
+def test_messages_stored_while_redis_was_away_go_at_once_when_it_is_back(
+    app, backend, client, monkeypatch, private_redis, tmp_path
+):
+    """No periodic sweep at all (a day apart): the worker's catch-up when Redis is back
+    hands the queue the message stored while it was away."""
+    worker = WorkerProcess(
+        worker_env(
+            backend,
+            REDIS_URL=private_redis.url,
+            CARTERAS_SWEEP_INTERVAL="86400",
+            CARTERAS_PENDING_GRACE="86400",
+        ),
+        tmp_path / "worker.log",
+    )
+    try:
+        wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+        private_redis.stop()
+        monkeypatch.setattr(app.extensions["ports"], "jobs", RQJobQueue.from_url(private_redis.url))
+        response = Posting(client, app).whatsapp(whatsapp_text("wamid.while-away"))
+        assert response.status_code == 200  # stored, pending: the queue is away
+        assert count(app, InboxMessage, InboxMessage.status == "pending") == 1
+        assert private_redis.start()
+        wait_for(
+            lambda: count(app, InboxMessage, InboxMessage.status == "processed") == 1,
+            20,
+            "message routed after Redis came back",
+        )
+    finally:
+        worker.stop()
+    assert len(worker.lines("catch-up sweep")) == 1
