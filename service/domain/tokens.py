@@ -56,6 +56,13 @@ def issue_token(
     user = User(name=name, role=role, agent_id=agent_id, active=True)
     grant(user, all_carteras, [])
     session.add(user)
+    return _issue(session, actor, user, name, {"agent_id": agent_id})
+
+
+def _issue(
+    session: Session, actor: Actor, user: User, name: str, extra: dict[str, object]
+) -> IssuedToken:
+    """One new token for *user*, its secret shown once, audited."""
     secret = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
     session.add(token)
@@ -67,7 +74,7 @@ def issue_token(
         "token",
         token.id,
         name,
-        after={"role": role, "agent_id": agent_id, "prefix": token.prefix, "user_id": user.id},
+        after={"role": user.role, **extra, "prefix": token.prefix, "user_id": user.id},
     )
     return IssuedToken(token=token, secret=secret)
 
@@ -100,21 +107,7 @@ def issue_user_token(session: Session, actor: Actor, user_id: int, name: str) ->
     """
     require_admin(actor)
     user = get_user(session, user_id)
-    name = clean_name(name)
-    secret = PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, token_hash=hash_token(secret), prefix=secret[:10])
-    session.add(token)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "created",
-        "token",
-        token.id,
-        name,
-        after={"role": user.role, "prefix": token.prefix, "user_id": user.id},
-    )
-    return IssuedToken(token=token, secret=secret)
+    return _issue(session, actor, user, clean_name(name), {})
 
 
 def list_user_tokens(session: Session, actor: Actor, user_id: int) -> list[ApiToken]:

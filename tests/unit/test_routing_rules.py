@@ -9,14 +9,12 @@ import pytest
 
 from service.domain.errors import Invalid
 from service.domain.routing import (
-    CarteraView,
-    OwnerView,
-    Presence,
     RoutingInput,
     decide,
     validate_hours,
     within_hours,
 )
+from tests.unit.test_routing_policy import CARTERA, OFFLINE, ONLINE, OWNER
 
 MX = "America/Mexico_City"  # UTC-6 all year (no summer time since 2022)
 OFFICE = {"timezone": MX, "weekly": {"wed": [["09:00", "18:00"]]}}
@@ -106,21 +104,6 @@ def test_bad_hours_name_the_field_and_the_fault(hours, message):
 # ---- every decision, field by field, with the steps it records --------------------------------
 
 NOW = mx(10)
-OWNER = OwnerView(id=7, name="Luis", active=True, rocketchat_user_id="u-luis", max_open_chats=3)
-CARTERA = CarteraView(
-    id=1,
-    name="Premium",
-    icon="💎",
-    color=None,
-    active=True,
-    team_id=2,
-    team_name="Norte",
-    department_id="dep-norte",
-    owner=OWNER,
-    owner_timeout_seconds=30,
-)
-ONLINE = Presence(available=True, status="online", status_livechat="available")
-OFFLINE = Presence(available=False, status="offline", status_livechat="not-available")
 TEAM = {"agent_id": None, "agent_rocketchat_id": None, "team_id": 2, "department_id": "dep-norte"}
 QUEUE = {"agent_id": None, "agent_rocketchat_id": None, "team_id": None, "department_id": None}
 SKIP = "outside business hours: owner step skipped"
