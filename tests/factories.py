@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from service.domain import carteras, contacts, org, tokens, users
+from service.domain import carteras, contacts, org, regions, tokens, users
 from service.domain.actor import system_actor
 from service.extensions import db
 
@@ -32,6 +32,17 @@ class Make:
         data = {"name": name, "team_ids": team_ids or [], **fields}
         return self._run(lambda: org.create_agent(db.session(), ACTOR, data))
 
+    def region(self, name: str = "Norte", parent_id: int | None = None) -> int:
+        """The region named *name*, created when missing."""
+
+        def find_or_create() -> Any:
+            found = regions.find_by_name(db.session(), name)
+            return found or regions.create_region(
+                db.session(), ACTOR, {"name": name, "parent_id": parent_id}
+            )
+
+        return self._run(find_or_create)
+
     def cartera(
         self,
         name: str = "Premium",
@@ -41,6 +52,8 @@ class Make:
         **fields: Any,
     ) -> int:
         data = {"name": name, "icon": icon, "team_id": team_id, "agent_id": agent_id, **fields}
+        if isinstance(data.get("region"), str):  # a region by name: made when missing
+            self.region(data["region"])
         return self._run(lambda: carteras.create_cartera(db.session(), ACTOR, data))
 
     def contact(
@@ -80,12 +93,14 @@ class Make:
         """Two teams, three agents, three carteras and five contacts, for access tests.
 
         Norte team: luis (owns Premium), marta; Sur team: pablo (owns Sur VIP). Compartida is
-        a Norte team-only cartera. Contacts: ana (Premium), beto (Compartida), caro (Sur VIP),
-        dani and eva (no cartera).
+        a Norte team-only cartera. Regions Zona Norte and Zona Sur (unused). Contacts: ana
+        (Premium), beto (Compartida), caro (Sur VIP), dani and eva (no cartera).
         """
         ids: dict[str, int] = {}
         ids["norte"] = self.team("Norte", rocketchat_department_id="dep-norte")
         ids["sur"] = self.team("Sur", rocketchat_department_id="dep-sur")
+        ids["zona_norte"] = self.region("Zona Norte")
+        ids["zona_sur"] = self.region("Zona Sur")
         ids["luis"] = self.agent("Luis", [ids["norte"]], email="luis@example.com")
         ids["marta"] = self.agent("Marta", [ids["norte"]], email="marta@example.com")
         ids["pablo"] = self.agent("Pablo", [ids["sur"]], email="pablo@example.com")

@@ -145,6 +145,11 @@ def parse(req: InboundRequest) -> Delivery:
     else:
         kind = event
         external_id = f"{event}:{room_id}:{last_id}"
+        if event in ("LivechatSessionTaken", "LivechatSessionForwarded"):
+            # taken or forwarded again with no message between: a new event for each agent
+            served = as_dict(body.get("servedBy")) or as_dict(body.get("agent"))
+            department = body.get("departmentId")
+            external_id += f":{served.get('_id') or ''}:{department or ''}"
     token = visitor.get("token")
     return Delivery(
         messages=(

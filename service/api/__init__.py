@@ -69,6 +69,7 @@ def init_api(app: Flask) -> JsonErrorApi:
         health,
         inbox,
         org,
+        regions,
         rocketchat,
         routing,
         users,
@@ -93,6 +94,7 @@ def init_api(app: Flask) -> JsonErrorApi:
     for module in (
         health,
         org,
+        regions,
         carteras,
         contacts,
         audit,

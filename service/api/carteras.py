@@ -41,11 +41,14 @@ def list_carteras(
     active: bool | None,
     team_id: int | None,
     agent_id: int | None,
+    region_id: int | None,
     page: int,
     per_page: int,
 ) -> Page[tuple[Cartera, int]]:
     """List the carteras the caller may see, with their contact counts."""
-    filters = carteras.CarteraFilters(q=q, active=active, team_id=team_id, agent_id=agent_id)
+    filters = carteras.CarteraFilters(
+        q=q, active=active, team_id=team_id, agent_id=agent_id, region_id=region_id
+    )
     return carteras.list_carteras(db.session(), current_actor(), filters, page, per_page)
 
 

@@ -35,10 +35,18 @@ def _region() -> str:
 @bp.arguments(ContactArgs, location="query", as_kwargs=True)
 @bp.response(200, ContactPage)
 def list_contacts(
-    q: str | None, cartera_id: int | None, unassigned: bool | None, page: int, per_page: int
+    q: str | None,
+    cartera_id: int | None,
+    unassigned: bool | None,
+    region_id: int | None,
+    page: int,
+    per_page: int,
 ) -> Page[Contact]:
-    """Search contacts by name, company, ref, email, or a phone in any written form."""
-    filters = contacts.ContactFilters(q=q, cartera_id=cartera_id, unassigned=unassigned)
+    """Search contacts by name, company, ref, email, or a phone in any written form;
+    ``region_id`` keeps those whose region (own, or their cartera's) is in it."""
+    filters = contacts.ContactFilters(
+        q=q, cartera_id=cartera_id, unassigned=unassigned, region_id=region_id
+    )
     return contacts.list_contacts(
         db.session(), current_actor(), filters, region=_region(), page=page, per_page=per_page
     )
@@ -86,7 +94,7 @@ def delete_contact(contact_id: int) -> None:
 @bp.response(200, ImportOut)
 @bp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
 def import_contacts(move: bool) -> imports.ImportReport:
-    """Import contacts from CSV (``name,phones,emails,external_ref,company,cartera``).
+    """Import contacts from CSV (``name,phones,emails,external_ref,company,cartera,region``).
 
     Rows are matched to existing contacts by external_ref, then by phone or email; bad rows
     are reported and skipped, the rest are saved in one transaction.

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, fields, pre_dump, validate
 
 from service.domain import carteras as carteras_domain
+from service.domain import regions as regions_domain
 from service.domain.audit import EVENTS, RESOURCE_TYPES
 from service.domain.contacts import values_of
 from service.domain.identity import EMAIL, PHONE
@@ -164,7 +165,15 @@ class CarteraIn(Schema):
         metadata={"description": "an emoji or a short icon name", "example": "💼"},
     )
     color = fields.String(allow_none=True, metadata={"example": "#1E88E5"})
-    region = fields.String(allow_none=True, validate=validate.Length(max=120))
+    region_id = Id(
+        allow_none=True,
+        metadata={"description": "the default region of its contacts (/api/regions)"},
+    )
+    region = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=120),
+        metadata={"description": "the region by name, instead of region_id"},
+    )
     description = fields.String(allow_none=True, validate=validate.Length(max=2000))
     team_id = Id(allow_none=True)
     agent_id = Id(allow_none=True)
@@ -192,6 +201,9 @@ class CarteraArgs(SearchArgs):
     active = fields.Boolean(load_default=None)
     team_id = Id(load_default=None)
     agent_id = Id(load_default=None)
+    region_id = Id(
+        load_default=None, metadata={"description": "a macroregion includes its regions"}
+    )
 
 
 @dataclass(frozen=True)
@@ -207,7 +219,8 @@ class CarteraOut(Schema):
     name = fields.String()
     icon = fields.String()
     color = fields.String(allow_none=True)
-    region = fields.String(allow_none=True)
+    region_id = Id(allow_none=True)
+    region = fields.String(allow_none=True, metadata={"description": "the region's name"})
     description = fields.String(allow_none=True)
     team_id = Id(allow_none=True)
     agent_id = Id(allow_none=True)
@@ -238,7 +251,8 @@ class CarteraOut(Schema):
                     "updated_at",
                 )
             }
-            return {**out, "contact_count": count}
+            region = cartera.region.name if cartera.region is not None else None
+            return {**out, "region": region, "contact_count": count}
         return data
 
 
@@ -272,6 +286,10 @@ class ContactIn(Schema):
     company = fields.String(allow_none=True, validate=Text)
     notes = fields.String(allow_none=True, validate=validate.Length(max=5000))
     cartera_id = Id(allow_none=True)
+    region_id = Id(
+        allow_none=True,
+        metadata={"description": "its own region; null = its cartera's default region"},
+    )
 
 
 class ContactPatch(ContactIn):
@@ -284,6 +302,10 @@ class ContactPatch(ContactIn):
 class ContactArgs(SearchArgs):
     cartera_id = Id(load_default=None)
     unassigned = fields.Boolean(load_default=None)
+    region_id = Id(
+        load_default=None,
+        metadata={"description": "its region (own or its cartera's); a macroregion includes its"},
+    )
 
 
 class CarteraBadge(Schema):
@@ -292,6 +314,13 @@ class CarteraBadge(Schema):
     icon = fields.String()
     color = fields.String(allow_none=True)
     active = fields.Boolean()
+
+
+def _region_of(contact: Any) -> dict[str, Any] | None:
+    region = regions_domain.effective(contact)
+    if region is None:
+        return None
+    return {"id": region.id, "name": region.name, "inherited": contact.region_id is None}
 
 
 class ContactOut(Schema):
@@ -304,6 +333,11 @@ class ContactOut(Schema):
     notes = fields.String(allow_none=True)
     cartera_id = Id(allow_none=True)
     cartera = fields.Nested(CarteraBadge, allow_none=True)
+    region_id = Id(allow_none=True, metadata={"description": "its own region, if set"})
+    region = fields.Function(
+        lambda c: _region_of(c),
+        metadata={"description": "{id, name, inherited}: its own region or its cartera's"},
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

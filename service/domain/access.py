@@ -64,10 +64,14 @@ def visible_carteras(actor: Actor) -> ColumnElement[bool]:
 
 
 def serving(actor: Actor) -> ColumnElement[bool]:
-    """SQL condition on Conversation: open conversations routed or handed to *actor*'s agent."""
+    """SQL condition on Conversation: open conversations routed to *actor*'s agent, or that
+    Rocket.Chat says it serves (a team fallback it took, a transfer to it)."""
     if actor.role != "agent" or actor.agent_id is None:
         return false()
-    return (Conversation.status == "open") & (Conversation.agent_id == actor.agent_id)
+    return (Conversation.status == "open") & or_(
+        Conversation.agent_id == actor.agent_id,
+        Conversation.served_by_agent_id == actor.agent_id,
+    )
 
 
 def visible_contacts(actor: Actor) -> ColumnElement[bool]:

@@ -34,7 +34,17 @@ EVENTS: Final = (
     "imported",
     "handover",
 )
-RESOURCE_TYPES: Final = ("team", "agent", "cartera", "contact", "token", "user", "inbox", "outbox")
+RESOURCE_TYPES: Final = (
+    "team",
+    "agent",
+    "cartera",
+    "contact",
+    "region",
+    "token",
+    "user",
+    "inbox",
+    "outbox",
+)
 
 
 def record(

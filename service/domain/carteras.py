@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.domain import audit
+from service.domain import audit, regions
 from service.domain.access import require_all_carteras, require_manager, visible_carteras
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, Invalid, NotFound
@@ -18,14 +18,14 @@ from service.domain.names import clean_name, fold, name_key, optional_text, sear
 from service.domain.org import get_agent, get_team
 from service.domain.pagination import Page, paginate
 from service.domain.routing import validate_hours
-from service.models import Cartera, Contact
+from service.models import Cartera, Contact, Region
 
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 FIELDS = (
     "name",
     "icon",
     "color",
-    "region",
+    "region_id",
     "description",
     "team_id",
     "agent_id",
@@ -36,7 +36,9 @@ FIELDS = (
 
 
 def snapshot(cartera: Cartera) -> dict[str, Any]:
-    return {field: getattr(cartera, field) for field in FIELDS}
+    values = {field: getattr(cartera, field) for field in FIELDS}
+    values["region"] = cartera.region.name if cartera.region is not None else None
+    return values
 
 
 def contact_count_of(cartera_id: Any) -> Any:
@@ -72,6 +74,7 @@ class CarteraFilters:
     active: bool | None = None
     team_id: int | None = None
     agent_id: int | None = None
+    region_id: int | None = None  # a macroregion includes its regions
 
 
 def list_carteras(
@@ -88,6 +91,8 @@ def list_carteras(
         stmt = stmt.where(Cartera.team_id == filters.team_id)
     if filters.agent_id is not None:
         stmt = stmt.where(Cartera.agent_id == filters.agent_id)
+    if filters.region_id is not None:
+        stmt = stmt.where(Cartera.region_id.in_(regions.ids_within(session, filters.region_id)))
     return paginate(session, stmt.order_by(Cartera.name_key, Cartera.id), page, per_page, rows=True)
 
 
@@ -109,16 +114,25 @@ def _apply(session: Session, cartera: Cartera, data: Mapping[str, Any]) -> None:
         if color is not None and not _COLOR.match(color):
             raise Invalid.field("color", "must be a colour like #1E88E5")
         cartera.color = color.upper() if color else None
-    for field in ("region", "description"):
+    if "description" in data:
+        cartera.description = optional_text(data["description"])
+    # region_id, or (as before regions were records) the region's name in "region"
+    for field in ("region_id", "region"):
         if field in data:
-            setattr(cartera, field, optional_text(data[field]))
+            cartera.region_id = regions.resolve(session, field, data[field])
+            cartera.region = (
+                session.get(Region, cartera.region_id) if cartera.region_id is not None else None
+            )
+            break
     if "active" in data:
         cartera.active = bool(data["active"])
     if "owner_timeout_seconds" in data:
         cartera.owner_timeout_seconds = int(data["owner_timeout_seconds"] or 0)
     if "business_hours" in data:
         cartera.business_hours = validate_hours(data["business_hours"])
-    cartera.search_key = search_key(cartera.name, cartera.region, cartera.description)
+    cartera.search_key = search_key(
+        cartera.name, cartera.region.name if cartera.region else None, cartera.description
+    )
     _apply_owners(session, cartera, data)
 
 

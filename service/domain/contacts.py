@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from service.domain import audit
+from service.domain import audit, regions
 from service.domain.access import require_manager, visible_contacts
 from service.domain.actor import Actor
 from service.domain.carteras import get_cartera
@@ -27,7 +27,7 @@ from service.domain.identity import (
 from service.domain.membership import assign
 from service.domain.names import clean_name, fold, optional_text, search_key
 from service.domain.pagination import Page, paginate
-from service.models import Contact, ContactIdentity
+from service.models import Contact, ContactIdentity, Region
 
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-./]+$")
 
@@ -45,6 +45,8 @@ def snapshot(contact: Contact) -> dict[str, Any]:
         "company": contact.company,
         "notes": contact.notes,
         "cartera_id": contact.cartera_id,
+        "region_id": contact.region_id,
+        "region": contact.region.name if contact.region is not None else None,
     }
 
 
@@ -124,6 +126,12 @@ def _apply(session: Session, contact: Contact, data: Mapping[str, Any], region: 
     for field in ("company", "notes"):
         if field in data:
             setattr(contact, field, optional_text(data[field]))
+    if "region_id" in data:
+        # its own region; None = follow its cartera's default (also after a move)
+        contact.region_id = regions.resolve(session, "region_id", data["region_id"])
+        contact.region = (
+            session.get(Region, contact.region_id) if contact.region_id is not None else None
+        )
     contact.search_key = search_key(contact.name, contact.company, contact.external_ref)
     if "phones" in data or "emails" in data:
         current = snapshot(contact)
@@ -178,6 +186,7 @@ class ContactFilters:
     q: str | None = None
     cartera_id: int | None = None
     unassigned: bool | None = None
+    region_id: int | None = None  # own or the cartera's region; a macroregion includes its
 
 
 def list_contacts(
@@ -199,6 +208,9 @@ def list_contacts(
         stmt = stmt.where(Contact.cartera_id.is_(None))
     elif filters.unassigned is False:
         stmt = stmt.where(Contact.cartera_id.is_not(None))
+    if filters.region_id is not None:
+        within = regions.ids_within(session, filters.region_id)
+        stmt = stmt.where(regions.contact_region_id().in_(within))
     return paginate(session, stmt.order_by(Contact.name, Contact.id), page, per_page)
 
 

@@ -4,6 +4,7 @@ messages in it (sticky), close it, and show it (domain rules 4 and 6)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -169,10 +170,43 @@ def close(conversation: Conversation, now: datetime, why: str) -> None:
         note(conversation, "closed", at=now.isoformat(), why=why)
 
 
-def mark_taken(conversation: Conversation, now: datetime, by: str | None) -> None:
+def mark_taken(
+    session: Session, conversation: Conversation, now: datetime, agent: Mapping[str, Any]
+) -> None:
+    """An agent answered: the first answer takes the conversation (the owner wait is over);
+    every answer records who serves it now (a team fallback or a transfer taken by a
+    colleague), so that agent sees the contact while it is open (access.serving).
+
+    *agent* is the webhook's ``agent`` (Rocket.Chat's room ``servedBy``: ``_id``, ``username``).
+    """
+    by = agent.get("username")
+    mark_serving(session, conversation, agent)
     if conversation.taken_at is None:
         conversation.taken_at = now
         note(conversation, "taken", at=now.isoformat(), by=by)
+
+
+def mark_serving(session: Session, conversation: Conversation, agent: Mapping[str, Any]) -> None:
+    """Record the agent Rocket.Chat says serves the room now (an answer, a chat taken from
+    the queue, a forward); an agent we do not know changes nothing."""
+    serving = _agent_of(session, agent)
+    if serving is not None and conversation.served_by_agent_id != serving:
+        conversation.served_by_agent_id = serving
+        note(conversation, "serving", agent_id=serving, by=agent.get("username"))
+
+
+def _agent_of(session: Session, agent: Mapping[str, Any]) -> int | None:
+    """Our agent for Rocket.Chat's user id, else its username; None when unknown."""
+    user_id, username = agent.get("_id"), agent.get("username")
+    for column, value in (
+        (Agent.rocketchat_user_id, user_id),
+        (Agent.rocketchat_username, username),
+    ):
+        if isinstance(value, str) and value:
+            found = session.scalar(select(Agent.id).where(column == value))
+            if found is not None:
+                return int(found)
+    return None
 
 
 def claim_fallback(session: Session, conversation_id: int, now: datetime) -> bool:
@@ -259,6 +293,9 @@ def badge_rooms(conversation: Conversation) -> list[str]:
     rooms = []
     if conversation.agent_id is not None:
         rooms.append(f"agent:{conversation.agent_id}")
+    served = conversation.served_by_agent_id
+    if served is not None and served != conversation.agent_id:
+        rooms.append(f"agent:{served}")  # a colleague took the team fallback or a transfer
     if conversation.cartera_id is not None:
         rooms += [f"cartera:{conversation.cartera_id}", ALL_CARTERAS_ROOM]
     elif conversation.team_id is not None:

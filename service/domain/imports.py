@@ -1,4 +1,10 @@
-"""CSV import and export of contacts (columns ``name,phones,emails,external_ref,company,cartera``).
+"""CSV import and export of contacts (columns
+``name,phones,emails,external_ref,company,cartera,region``).
+
+``region`` is exported as the contact's region (its own, or its cartera's default). On import
+a region equal to the contact's cartera's default means "follow the cartera" (so an export
+imported back pins nothing), another region becomes the contact's own, and an empty cell
+leaves the contact's region as it is.
 
 The import parses every row, looks existing contacts up in batches, then writes in bulk, so
 100k rows fit in one request. Bad rows are reported and skipped; the rest land in the
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit, spreadsheet
@@ -23,10 +29,10 @@ from service.domain.actor import Actor
 from service.domain.errors import Invalid
 from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
 from service.domain.names import name_key, search_key
-from service.models import AuditEvent, Cartera, Contact, ContactIdentity
+from service.models import AuditEvent, Cartera, Contact, ContactIdentity, Region
 from service.models.types import utcnow
 
-COLUMNS: Final = ("name", "phones", "emails", "external_ref", "company", "cartera")
+COLUMNS: Final = ("name", "phones", "emails", "external_ref", "company", "cartera", "region")
 BATCH: Final = 500
 
 Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one this file creates
@@ -58,6 +64,7 @@ class _Row:
     ref: str | None
     company: str | None
     cartera: str | None
+    region: str | None = None
 
 
 @dataclass
@@ -70,6 +77,7 @@ class _State:
     new_pairs: list[tuple[str, str]] = field(default_factory=list)
     dirty: bool = False
     visible: bool = True  # a contact the importer may not see is never touched
+    region_id: int | None = None  # its own region (None: its cartera's)
 
 
 class _Reject(Exception):
@@ -156,6 +164,7 @@ def _parse(line: int, row: dict[str, str], region: str) -> _Row:
         ref=_unescape(row.get("external_ref", "")) or None,
         company=_unescape(row.get("company", "")) or None,
         cartera=_unescape(row.get("cartera", "")) or None,
+        region=_unescape(row.get("region", "")) or None,
     )
 
 
@@ -174,11 +183,17 @@ class _Importer:
         self.state: dict[Key, _State] = {}
         self.new_keys: list[Key] = []
         self.moves: list[tuple[Key, int | None, int]] = []
-        self.carteras = {
-            key: (cid, name)
-            for cid, name, key in session.execute(
-                select(Cartera.id, Cartera.name, Cartera.name_key).where(visible_carteras(actor))
+        self.carteras: dict[str, tuple[int, str]] = {}
+        self.default_region: dict[int, int | None] = {}
+        for cid, name, key, region_id in session.execute(
+            select(Cartera.id, Cartera.name, Cartera.name_key, Cartera.region_id).where(
+                visible_carteras(actor)
             )
+        ):
+            self.carteras[key] = (cid, name)
+            self.default_region[cid] = region_id
+        self.regions: dict[str, int] = {
+            key: rid for key, rid in session.execute(select(Region.name_key, Region.id))
         }
 
     def preload(self, rows: Sequence[_Row]) -> None:
@@ -200,16 +215,17 @@ class _Importer:
                 self.by_ref[ref or ""] = cid
                 ids.add(cid)
         for chunk in _chunks(ids):
-            for cid, name, company, ref, cartera_id in self.session.execute(
+            for cid, name, company, ref, cartera_id, region_id in self.session.execute(
                 select(
                     Contact.id,
                     Contact.name,
                     Contact.company,
                     Contact.external_ref,
                     Contact.cartera_id,
+                    Contact.region_id,
                 ).where(Contact.id.in_(chunk))
             ):
-                self.state[cid] = _State(name, company, ref, cartera_id, set())
+                self.state[cid] = _State(name, company, ref, cartera_id, set(), region_id=region_id)
             for cid, kind, value in self.session.execute(
                 select(
                     ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value
@@ -234,6 +250,12 @@ class _Importer:
             if found is None:
                 raise _Reject("cartera", f"no cartera named {row.cartera!r}")
             target = found[0]
+        region_id: int | None = None
+        if row.region is not None:
+            found_region = self.regions.get(name_key(row.region))
+            if found_region is None:
+                raise _Reject("region", f"no region named {row.region!r}")
+            region_id = found_region
         matches = {self.by_pair[p] for p in row.pairs if p in self.by_pair}
         if row.ref in self.by_ref:
             matches.add(self.by_ref[row.ref or ""])
@@ -245,12 +267,23 @@ class _Importer:
             self.state[key] = _State(
                 row.name, row.company, row.ref, target, set(row.pairs), new_pairs=list(row.pairs)
             )
+            self._set_region(self.state[key], region_id)
             self._index(key, row)
             self.report.created += 1
             return
-        self._update(matches.pop(), row, target)
+        self._update(matches.pop(), row, target, region_id)
 
-    def _update(self, key: Key, row: _Row, target: int | None) -> None:
+    def _set_region(self, st: _State, region_id: int | None) -> bool:
+        """Apply a row's region (None: the cell was empty); True when it changed."""
+        if region_id is None:
+            return False
+        own = None if region_id == self.default_region.get(st.cartera_id or -1) else region_id
+        if own == st.region_id:
+            return False
+        st.region_id = own
+        return True
+
+    def _update(self, key: Key, row: _Row, target: int | None, region_id: int | None) -> None:
         st = self.state[key]
         if not st.visible:
             raise _Reject(
@@ -275,6 +308,7 @@ class _Importer:
                 self.moves.append((key, st.cartera_id, target))
             st.cartera_id = target
             changed = True
+        changed = self._set_region(st, region_id) or changed
         self._index(key, row)
         st.dirty = st.dirty or changed
         if moved:
@@ -297,6 +331,7 @@ class _Importer:
             "company": st.company,
             "external_ref": st.ref,
             "cartera_id": st.cartera_id,
+            "region_id": st.region_id,
             "search_key": search_key(st.name, st.company, st.ref),
             "updated_at": now,
         }
@@ -410,8 +445,16 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
     last = 0
     while True:
         rows = session.execute(
-            select(Contact.id, Contact.name, Contact.external_ref, Contact.company, Cartera.name)
+            select(
+                Contact.id,
+                Contact.name,
+                Contact.external_ref,
+                Contact.company,
+                Cartera.name,
+                Region.name,
+            )
             .outerjoin(Cartera, Contact.cartera_id == Cartera.id)
+            .outerjoin(Region, Region.id == func.coalesce(Contact.region_id, Cartera.region_id))
             .where(Contact.id > last, visible_contacts(actor))
             .order_by(Contact.id)
             .limit(2000)
@@ -425,7 +468,7 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
             .order_by(ContactIdentity.id)
         ):
             identities.setdefault(cid, {}).setdefault(kind, []).append(value)
-        for cid, name, ref, company, cartera in rows:
+        for cid, name, ref, company, cartera, region in rows:
             found = identities.get(cid, {})
             writer.writerow(
                 spreadsheet.row(
@@ -436,6 +479,7 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
                         ref,
                         company,
                         cartera,
+                        region,
                     )
                 )
             )

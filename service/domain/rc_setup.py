@@ -84,11 +84,21 @@ REQUIRED_EVENTS: Final[dict[str, tuple[str, str]]] = {
         "Send request on agent messages",
     ),
 }
-# Visitor messages only open a conversation whose start event was lost: recommended.
+# Visitor messages only open a conversation whose start event was lost; chat taken and
+# forwarded tell who serves a room now (a team fallback or a transfer taken by a colleague,
+# who then sees that customer while it is open): recommended.
 RECOMMENDED_EVENTS: Final[dict[str, tuple[str, str]]] = {
     "Livechat_webhook_on_visitor_message": (
         "Enviar solicitud en mensajes del visitante",
         "Send request on visitor messages",
+    ),
+    "Livechat_webhook_on_chat_taken": (
+        "Enviar solicitud cuando un agente toma el chat",
+        "Send request on chat taken",
+    ),
+    "Livechat_webhook_on_forward": (
+        "Enviar solicitud al transferir el chat",
+        "Send request on forwarding",
     ),
 }
 SETTINGS: Final = (

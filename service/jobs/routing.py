@@ -220,16 +220,20 @@ def _rocketchat_event(
     if held is None:
         return None
     row.conversation_id = held.id
-    agent = row.payload.get("agent") or {}
+    agent = row.payload.get("agent") or row.payload.get("servedBy") or {}
     reply_id = None
     if row.kind in ("agent_message", "agent_message_edit"):
         # "taken" means the agent answered: a forward alone assigns without anyone reading.
-        convs.mark_taken(held, now, by=agent.get("username"))
+        convs.mark_taken(session, held, now, agent)
         reply_id = outbound.record_reply(
             session, row, held, now, files_base=runtime.settings().rocketchat_url
         )
     elif row.kind == "LivechatSession":
         convs.close(held, now, "closed in Rocket.Chat")
+    elif row.kind in ("LivechatSessionTaken", "LivechatSessionForwarded"):
+        # taken from the queue or forwarded: who serves it now (not an answer yet)
+        convs.mark_serving(session, held, agent)
+        convs.note(held, row.kind, at=now.isoformat())
     else:
         convs.note(held, row.kind, at=now.isoformat())
     session.commit()

@@ -7,6 +7,7 @@ from service.models.conversation import Conversation
 from service.models.inbox import INBOX_STATUSES, DeliveryStatus, InboxMessage, WebhookNonce
 from service.models.org import Agent, Team, agent_teams
 from service.models.outbound import OutboundMessage
+from service.models.region import Region
 from service.models.user import ApiToken, User, user_carteras
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "INBOX_STATUSES",
     "InboxMessage",
     "OutboundMessage",
+    "Region",
     "Team",
     "User",
     "WebhookNonce",

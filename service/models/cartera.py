@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import Base
 from service.models.org import Agent, Team
+from service.models.region import Region
 from service.models.types import UTCDateTime, utcnow
 
 
@@ -26,7 +27,10 @@ class Cartera(Base):
     name_key: Mapped[str] = mapped_column(String(120), unique=True)
     icon: Mapped[str] = mapped_column(String(32))
     color: Mapped[str | None] = mapped_column(String(7))
-    region: Mapped[str | None] = mapped_column(String(120))
+    # The region its contacts take unless they have their own (issue 12).
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="RESTRICT"), index=True
+    )
     description: Mapped[str | None] = mapped_column(Text)
     # Folded (case- and accent-free) text the list search matches; see domain.names.fold.
     search_key: Mapped[str] = mapped_column(Text, default="")
@@ -46,3 +50,4 @@ class Cartera(Base):
 
     team: Mapped[Team | None] = relationship(lazy="joined")
     agent: Mapped[Agent | None] = relationship(lazy="joined")
+    region: Mapped[Region | None] = relationship(lazy="joined")

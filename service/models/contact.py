@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import Base
 from service.models.cartera import Cartera
+from service.models.region import Region
 from service.models.types import UTCDateTime, utcnow
 
 
@@ -27,10 +28,15 @@ class Contact(Base):
     cartera_id: Mapped[int | None] = mapped_column(
         ForeignKey("carteras.id", ondelete="RESTRICT"), index=True
     )
+    # Its own region; None = its cartera's default region (issue 12).
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="RESTRICT"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     cartera: Mapped[Cartera | None] = relationship()
+    region: Mapped[Region | None] = relationship(lazy="joined")
     identities: Mapped[list[ContactIdentity]] = relationship(
         back_populates="contact",
         cascade="all, delete-orphan",

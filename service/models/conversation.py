@@ -30,6 +30,7 @@ class Conversation(Base):
         Index("ix_conversations_rc_room_id", "rc_room_id"),
         Index("ix_conversations_opened_at", "opened_at"),
         Index("ix_conversations_agent_id", "agent_id"),
+        Index("ix_conversations_served_by_agent_id", "served_by_agent_id"),
         Index("ix_conversations_cartera_id", "cartera_id"),
         Index("ix_conversations_contact_id", "contact_id"),
     )
@@ -62,6 +63,11 @@ class Conversation(Base):
     forwarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     owner_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The agent who answered (took) it, which may differ from agent_id: a team fallback or a
+    # transfer taken by a colleague. That agent sees the contact while it is open (issue 12).
+    served_by_agent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="SET NULL")
+    )
     fallback_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

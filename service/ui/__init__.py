@@ -1,4 +1,5 @@
-"""The web pages (Spanish by default): sign-in, Carteras, Contactos, Auditoría, the agent's page.
+"""The web pages (Spanish by default): sign-in, Carteras, Contactos, Auditoría, Usuarios, the
+agent's page.
 
 Server-rendered Jinja with a little JavaScript; every form carries a CSRF token (Flask-WTF);
 views call the same domain use cases as the REST API.
@@ -36,7 +37,14 @@ def select_locale() -> str:
 
 
 def init_ui(app: Flask) -> None:
-    from service.ui import auth, carteras, contacts, pages  # noqa: F401  (registers the views)
+    from service.ui import (  # noqa: F401  (registers the views)
+        auth,
+        carteras,
+        contacts,
+        pages,
+        regions,
+        users,
+    )
     from service.ui.headers import init_headers
 
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"

@@ -56,6 +56,11 @@ class SessionUser(UserMixin):  # type: ignore[misc]
     def is_manager(self) -> bool:
         return self._actor.is_manager
 
+    @property
+    def manages_all(self) -> bool:
+        """A manager with every cartera (creates carteras, teams, regions)."""
+        return self._actor.manages_all
+
     def actor(self) -> Actor:
         return self._actor.with_request(g.get("request_id"))
 

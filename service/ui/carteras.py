@@ -9,10 +9,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from service.domain import carteras, contacts, membership, org
+from service.domain import carteras, contacts, membership, org, regions
 from service.domain.errors import Conflict, Invalid
 from service.domain.pagination import MAX_PAGE
 from service.extensions import db
+from service.models import Region
 from service.ui import bp
 from service.ui.auth import me
 from service.ui.forms import ICONS, ActionForm, AddContactForm, CarteraForm
@@ -52,10 +53,44 @@ def apply_errors(form: Any, error: Invalid) -> None:
 def carteras_list() -> str:
     managers_only()
     q = request.args.get("q", "").strip()
+    session = db.session()
+    all_regions = regions.all_regions(session)
+    region_id = chosen_region(all_regions)
     found = carteras.list_carteras(
-        db.session(), me(), carteras.CarteraFilters(q=q or None), page_number(), PER_PAGE
+        session,
+        me(),
+        carteras.CarteraFilters(q=q or None, region_id=region_id),
+        page_number(),
+        PER_PAGE,
     )
-    return render_template("carteras/list.html", page=found, q=q, action=ActionForm())
+    return render_template(
+        "carteras/list.html",
+        page=found,
+        q=q,
+        region_id=region_id,
+        regions=region_choices(all_regions),
+        action=ActionForm(),
+    )
+
+
+def chosen_region(all_regions: list[Region]) -> int | None:
+    """``?region_id=``: one of the regions, else no filter."""
+    value = request.args.get("region_id", "")
+    if value.isascii() and value.isdigit() and int(value) in {r.id for r in all_regions}:
+        return int(value)
+    return None
+
+
+def region_choices(all_regions: list[Region]) -> list[tuple[int, str]]:
+    """Regions for a select, each macroregion followed by its regions (indented)."""
+    children: dict[int | None, list[Region]] = {}
+    for region in all_regions:
+        children.setdefault(region.parent_id, []).append(region)
+    choices: list[tuple[int, str]] = []
+    for top in children.get(None, []):
+        choices.append((top.id, top.name))
+        choices.extend((r.id, f"\u00a0\u00a0{r.name}") for r in children.get(top.id, []))
+    return choices
 
 
 def _choices(form: CarteraForm) -> None:
@@ -66,6 +101,10 @@ def _choices(form: CarteraForm) -> None:
     form.agent_id.choices = [(None, _("— Sin agente (cartera compartida) —"))] + [
         (a.id, a.name) for a in agents
     ]
+    form.region_id.choices = [
+        (None, _("— Sin región —")),
+        *region_choices(regions.all_regions(session)),
+    ]
 
 
 def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
@@ -73,7 +112,7 @@ def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
         "name": form.name.data,
         "icon": form.icon.data,
         "color": form.color.data or None,
-        "region": form.region.data or None,
+        "region_id": form.region_id.data,
         "description": form.description.data or None,
         "team_id": form.team_id.data,
         "agent_id": form.agent_id.data,

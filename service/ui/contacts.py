@@ -18,13 +18,20 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from werkzeug.wrappers import Response as BaseResponse
 
-from service.domain import contacts, conversations, imports
+from service.domain import contacts, conversations, imports, regions
 from service.domain.errors import Conflict, Invalid
 from service.domain.identity import EMAIL, PHONE
 from service.extensions import db
 from service.ui import bp
 from service.ui.auth import me
-from service.ui.carteras import PER_PAGE, apply_errors, managers_only, page_number
+from service.ui.carteras import (
+    PER_PAGE,
+    apply_errors,
+    chosen_region,
+    managers_only,
+    page_number,
+    region_choices,
+)
 from service.ui.forms import ContactForm, ImportForm
 
 
@@ -36,15 +43,25 @@ def _region() -> str:
 @login_required
 def contacts_list() -> str:
     q = request.args.get("q", "").strip()
+    session = db.session()
+    all_regions = regions.all_regions(session)
+    region_id = chosen_region(all_regions)
     found = contacts.list_contacts(
-        db.session(),
+        session,
         me(),
-        contacts.ContactFilters(q=q or None),
+        contacts.ContactFilters(q=q or None, region_id=region_id),
         region=_region(),
         page=page_number(),
         per_page=PER_PAGE,
     )
-    return render_template("contacts/list.html", page=found, q=q)
+    return render_template(
+        "contacts/list.html",
+        page=found,
+        q=q,
+        region_id=region_id,
+        regions=region_choices(all_regions),
+        region_of=regions.effective,
+    )
 
 
 @bp.get("/contactos/<id:contact_id>")
@@ -66,11 +83,19 @@ def contact_detail(contact_id: int) -> str:
         history=history,
         phones=contacts.values_of(contact, PHONE),
         emails=contacts.values_of(contact, EMAIL),
+        region=regions.effective(contact),
     )
 
 
 def _split(text: str | None) -> list[str]:
     return [part.strip() for part in (text or "").split(";") if part.strip()]
+
+
+def _choices(form: ContactForm) -> None:
+    form.region_id.choices = [
+        (None, _("— La región de su cartera —")),
+        *region_choices(regions.all_regions(db.session())),
+    ]
 
 
 def _save(form: ContactForm, contact_id: int | None) -> str | BaseResponse:
@@ -81,6 +106,7 @@ def _save(form: ContactForm, contact_id: int | None) -> str | BaseResponse:
         "external_ref": form.external_ref.data or None,
         "company": form.company.data or None,
         "notes": form.notes.data or None,
+        "region_id": form.region_id.data,
     }
     try:
         if contact_id is None:
@@ -116,6 +142,7 @@ def _save(form: ContactForm, contact_id: int | None) -> str | BaseResponse:
 def contact_new() -> str | BaseResponse:
     managers_only()
     form = ContactForm()
+    _choices(form)
     if form.validate_on_submit():
         return _save(form, None)
     return render_template("contacts/form.html", form=form, contact_id=None)
@@ -127,6 +154,7 @@ def contact_edit(contact_id: int) -> str | BaseResponse:
     managers_only()
     contact = contacts.get_contact(db.session(), me(), contact_id)
     form = ContactForm(obj=contact)
+    _choices(form)
     if request.method == "GET":
         form.phones.data = "; ".join(contacts.values_of(contact, PHONE))
         form.emails.data = "; ".join(contacts.values_of(contact, EMAIL))

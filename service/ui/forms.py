@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -11,10 +13,12 @@ from wtforms import (
     IntegerField,
     PasswordField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
 ICONS = ("💎", "🏦", "⭐", "🤝", "🧭", "🏢", "🛒", "📈", "🔥", "🌎", "👑", "📞")
 
@@ -44,7 +48,7 @@ class CarteraForm(FlaskForm):  # type: ignore[misc]
             Regexp(r"^#[0-9a-fA-F]{6}$", message=_l("Use un color como #1E88E5.")),
         ],
     )
-    region = StringField(_l("Región"), validators=[Optional(), Length(max=120)])
+    region_id = SelectField(_l("Región"), coerce=optional_int, validate_choice=False)
     description = TextAreaField(_l("Descripción"), validators=[Optional(), Length(max=2000)])
     owner_timeout_seconds = IntegerField(
         _l("Espera del dueño (segundos)"),
@@ -67,8 +71,77 @@ class ContactForm(FlaskForm):  # type: ignore[misc]
     external_ref = StringField(_l("Referencia externa"), validators=[Optional(), Length(max=120)])
     company = StringField(_l("Empresa"), validators=[Optional(), Length(max=200)])
     notes = TextAreaField(_l("Notas"), validators=[Optional(), Length(max=5000)])
+    region_id = SelectField(_l("Región"), coerce=optional_int, validate_choice=False)
 
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("Archivo CSV"), validators=[FileRequired()])
     move = BooleanField(_l("Mover contactos que estén en otra cartera"), default=True)
+
+
+# Usuarios (admins): the profile, its carteras, a new password, an API token.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def no_control(value: object) -> object:
+    """Drop control characters from typed text (PostgreSQL refuses NUL in text)."""
+    return _CONTROL.sub("", value) if isinstance(value, str) else value
+
+
+ROLE_LABELS = {
+    "admin": _l("Administrador"),
+    "coordinator": _l("Coordinador"),
+    "agent": _l("Agente"),
+}
+
+
+class UserForm(FlaskForm):  # type: ignore[misc]
+    """Edit a user: the profile and the carteras it may see."""
+
+    name = StringField(
+        _l("Nombre"), filters=[no_control], validators=[DataRequired(), Length(max=120)]
+    )
+    email = EmailField(
+        _l("Correo electrónico"), filters=[no_control], validators=[Optional(), Length(max=320)]
+    )
+    role = SelectField(
+        _l("Rol"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
+    )
+    agent_id = SelectField(_l("Agente vinculado"), coerce=optional_int)
+    active = BooleanField(_l("Activo (puede ingresar y usar sus tokens)"))
+    all_carteras = BooleanField(_l("Todas las carteras"))
+    cartera_ids = SelectMultipleField(_l("Carteras"), coerce=int)
+
+
+class NewUserForm(UserForm):
+    """Create a user: the email is required, the first password optional (API-only users)."""
+
+    email = EmailField(
+        _l("Correo electrónico"),
+        filters=[no_control],
+        validators=[DataRequired(), Length(max=320)],
+    )
+    password = PasswordField(_l("Contraseña"), validators=[Optional(), Length(max=200)])
+    active = None  # a new user starts active
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField(_l("Nueva contraseña"), validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        _l("Repita la contraseña"),
+        validators=[
+            DataRequired(),
+            EqualTo("password", message=_l("Las contraseñas no coinciden.")),
+        ],
+    )
+
+
+class TokenForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Nombre del token"), filters=[no_control], validators=[DataRequired(), Length(max=120)]
+    )
+
+
+class RegionForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(_l("Nombre de la región"), validators=[DataRequired(), Length(max=80)])
+    parent_id = SelectField(_l("Macrorregión"), coerce=optional_int, validate_choice=False)

@@ -116,6 +116,11 @@ MATRIX = [
         None,
         403,
     ),
+    ("GET", "/api/regions", "/api/regions", None, 200),
+    ("POST", "/api/regions", "/api/regions", {"name": "Oeste"}, 403),
+    ("GET", "/api/regions/<id:region_id>", "/api/regions/{zona_norte}", None, 200),
+    ("PATCH", "/api/regions/<id:region_id>", "/api/regions/{zona_norte}", {"name": "X"}, 403),
+    ("DELETE", "/api/regions/<id:region_id>", "/api/regions/{zona_sur}", None, 403),
 ]
 CASES = [pytest.param(*case, id=f"{case[0]} {case[2]}") for case in MATRIX]
 
@@ -314,6 +319,11 @@ SHAPES = {
     ("GET", "/api/users/1/tokens"): (403, 403, 403),
     ("POST", "/api/users/1/tokens"): (403, 403, 403),
     ("DELETE", "/api/users/1/tokens/1"): (403, 403, 403),
+    ("GET", "/api/regions"): (200, 200, 200),
+    ("POST", "/api/regions"): (403, 403, 403),
+    ("GET", "/api/regions/{zona_norte}"): (200, 200, 200),
+    ("PATCH", "/api/regions/{zona_norte}"): (403, 403, 403),
+    ("DELETE", "/api/regions/{zona_sur}"): (403, 403, 403),
 }
 SHAPE_NAMES = ("supervisor_norte", "agent_granted_sur_vip", "agent_all_carteras")
 SHAPE_CASES = [

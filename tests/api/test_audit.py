@@ -19,6 +19,7 @@ def test_each_change_is_one_event_with_actor_and_our_request_id(coordinator, mak
         headers={"X-Request-ID": "req-123"},
     )
     cartera = response.json["id"]
+    norte = make.region("Norte")
     coordinator.patch(f"/api/carteras/{cartera}", {"icon": "👑", "region": "Norte"})
     events = coordinator.get(f"/api/audit?resource_type=cartera&resource_id={cartera}").json
     assert [e["event"] for e in events["items"]] == ["updated", "created"]
@@ -27,8 +28,8 @@ def test_each_change_is_one_event_with_actor_and_our_request_id(coordinator, mak
     # the server's own id, never the one the client sent
     assert created["request_id"] == response.headers["X-Request-ID"] != "req-123"
     assert created["after"]["name"] == "Premium" and created["before"] is None
-    assert updated["before"] == {"icon": "💎", "region": None}
-    assert updated["after"] == {"icon": "👑", "region": "Norte"}
+    assert updated["before"] == {"icon": "💎", "region_id": None, "region": None}
+    assert updated["after"] == {"icon": "👑", "region_id": norte, "region": "Norte"}
     assert datetime.fromisoformat(updated["occurred_at"]).tzinfo is not None
 
 

@@ -9,7 +9,8 @@ def org(make):
     return {"team": team, "agent": make.agent("Luis", [team]), "other": make.agent("Otro")}
 
 
-def test_create_and_read_a_cartera(coordinator, org):
+def test_create_and_read_a_cartera(coordinator, org, make):
+    cdmx = make.region("CDMX")
     response = coordinator.post(
         "/api/carteras",
         {
@@ -25,6 +26,7 @@ def test_create_and_read_a_cartera(coordinator, org):
     assert response.status_code == 201, response.json
     body = response.json
     assert body["color"] == "#1E88E5"
+    assert body["region"] == "CDMX" and body["region_id"] == cdmx
     assert body["team"] == {"id": org["team"], "name": "Norte"}
     assert body["agent"] == {"id": org["agent"], "name": "Luis"}
     assert body["active"] is True and body["contact_count"] == 0

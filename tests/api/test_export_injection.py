@@ -56,6 +56,7 @@ def test_channel_handles_and_fields_are_defused_but_phones_kept(app, coordinator
         "'=1+1",
         "'+cmd|' /C calc'!A0",
         "'@Cartera",
+        "",  # no region
     ]
     assert by_name["Beto"][1] == '\'+1+HYPERLINK("http://evil")'
     assert by_name["Beto"][2] == "'@SUM(1+1)*cmd|' /C calc'!A0;\tb@example.com"

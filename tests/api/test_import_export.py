@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-HEADER = "name,phones,emails,external_ref,company,cartera\n"
+HEADER = "name,phones,emails,external_ref,company,cartera,region\n"
 
 
 def post_csv(api, text, encoding="utf-8", **kw):
@@ -131,6 +131,7 @@ def test_export_round_trips_and_defuses_formulas(coordinator, make, carteras):
         "external_ref": "CRM-1",
         "company": "'=HYPERLINK()",
         "cartera": "Premium",
+        "region": "",
     }
     assert rows[1]["name"] == "Beto" and rows[1]["cartera"] == ""
     # importing the export again changes nothing

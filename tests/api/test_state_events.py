@@ -37,10 +37,16 @@ def test_each_api_way_of_switching_a_cartera_writes_its_event(coordinator, make,
 
 def test_a_patch_with_active_and_other_fields_writes_both_events(coordinator, make):
     cartera = make.cartera(team_id=make.team(), region="Norte")
+    sur = make.region("Sur")
     coordinator.patch(f"/api/carteras/{cartera}", {"active": False, "region": "Sur"})
     deactivated, updated, _created = events_of(coordinator, "cartera", cartera)
     assert deactivated == OFF
-    assert updated == ("updated", {"region": "Norte"}, {"region": "Sur"})
+    norte = make.region("Norte")
+    assert updated == (
+        "updated",
+        {"region_id": norte, "region": "Norte"},
+        {"region_id": sur, "region": "Sur"},
+    )
 
 
 def test_deactivating_an_agent_through_patch_is_a_deactivated_event(coordinator, make):

@@ -25,6 +25,7 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     base = live.config["LIVE_URL"]
     team = make.team("Norte")
     make.agent("Luis", [team])
+    make.region("CDMX")
     make.cartera("Sur", team, None, "🧭")
     ana = make.contact("Ana López", None, phones=["+52 55 1111 1111"])
     make.contact("Beto Ruiz", make.cartera("Otra", team, None, "⭐"), phones=["+52 55 2222 2222"])
@@ -47,7 +48,7 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     page.get_by_role("button", name="Usar 💎").click()
     expect(page.get_by_label("Ícono", exact=True)).to_have_value("💎")
     page.get_by_label("Color").fill("#1E88E5")
-    page.get_by_label("Región").fill("CDMX")
+    page.get_by_label("Región").select_option(label="CDMX")
     shot(page, "03-cartera-form")
     page.get_by_role("button", name="GUARDAR").click()
     row = page.get_by_role("row", name=re.compile("Premium"))

@@ -52,6 +52,7 @@ def test_session_cookie_is_httponly_and_samesite(app, make):
 def test_coordinator_creates_edits_and_deactivates_a_cartera(login, make, app):
     team = make.team("Norte")
     luis = make.agent("Luis", [team])
+    cdmx = make.region("CDMX")
     browser = login()
     listing = browser.get("/carteras").get_data(as_text=True)
     assert "NUEVA CARTERA" in listing and "AUDITORÍA" in listing
@@ -63,7 +64,7 @@ def test_coordinator_creates_edits_and_deactivates_a_cartera(login, make, app):
             "name": "Premium",
             "icon": "💎",
             "color": "#1E88E5",
-            "region": "CDMX",
+            "region_id": str(cdmx),
             "owner_timeout_seconds": "0",
         },
     )
@@ -80,7 +81,7 @@ def test_coordinator_creates_edits_and_deactivates_a_cartera(login, make, app):
             "name": "Premium Oro",
             "icon": "👑",
             "color": "",
-            "region": "",
+            "region_id": "",
             "owner_timeout_seconds": "30",
         },
     )

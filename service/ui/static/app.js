@@ -72,3 +72,76 @@
     list.insertBefore(item, list.firstChild);
   });
 })();
+
+// Usuarios: the profile's carteras, a checkbox list filtered as the admin types and disabled
+// by "Todas las carteras"; and the copy button of a new API token. (Without JavaScript the
+// list is all there and the server ignores it while "Todas las carteras" is checked.)
+(function () {
+  "use strict";
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().trim();
+  }
+  document.querySelectorAll("[data-grants]").forEach(function (box) {
+    var all = box.querySelector("[data-grants-all]");
+    var list = box.querySelector("[data-grants-list]");
+    var filter = box.querySelector("[data-grants-filter]");
+    var count = box.querySelector("[data-grants-count]");
+    var items = Array.prototype.slice.call(box.querySelectorAll("[data-grant-name]"));
+    function refresh() {
+      var query = fold(filter ? filter.value : "");
+      var shown = 0;
+      var chosen = 0;
+      items.forEach(function (item) {
+        var match = !query || fold(item.dataset.grantName).indexOf(query) !== -1;
+        var input = item.querySelector("input");
+        if (item.hidden === match) { item.hidden = !match; }
+        if (match) { shown += 1; }
+        if (input && input.checked) { chosen += 1; }
+      });
+      var text = count && count.dataset.text ? count.dataset.text.replace("{chosen}", chosen)
+        .replace("{shown}", shown).replace("{total}", items.length) : null;
+      // Touch the page only when something changed: a needless change moves the page under
+      // the pointer (scroll anchoring) just as the admin clicks GUARDAR.
+      if (text !== null && count.textContent !== text) { count.textContent = text; }
+    }
+    function toggle() {
+      if (all && list) { list.disabled = all.checked; }
+    }
+    if (all) { all.addEventListener("change", toggle); }
+    if (filter) {
+      filter.addEventListener("input", refresh);
+      // Enter filters; it must not submit the whole profile.
+      filter.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { event.preventDefault(); }
+      });
+    }
+    box.addEventListener("change", function (event) {
+      if (event.target !== filter) { refresh(); }
+    });
+    toggle();
+    refresh();
+  });
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    var source = document.getElementById(button.dataset.copy);
+    if (!source) { return; }
+    source.addEventListener("focus", function () { source.select(); });
+    if (!navigator.clipboard) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(source.value).then(function () {
+        button.textContent = button.dataset.copied;
+      });
+    });
+  });
+})();
+
+// Forms that destroy something ask first: <form data-confirm="¿...?">.
+(function () {
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+})();
