@@ -163,9 +163,14 @@ def revoke_token(token_id: int) -> None:
 
 @contacts_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--move/--no-move", default=True, help="Move contacts to the cartera of their row.")
+@click.option(
+    "--move/--no-move",
+    default=False,
+    help="Move contacts in another cartera to the cartera of their row (else the row is rejected).",
+)
 def import_contacts(path: Path, move: bool) -> None:
-    """Import contacts from a CSV file (name,phones,emails,external_ref,company,cartera)."""
+    """Import contacts from a CSV file (name,phones,emails,external_ref,company,notes,cartera,
+    region; or the Spanish nombre,teléfonos,correos,referencia,empresa,notas,cartera,región)."""
     data = path.read_bytes()
     total = max(data.count(b"\n") - 1, 0) or 1
     region = current_app.config["CARTERAS"].default_phone_region
@@ -189,6 +194,8 @@ def import_contacts(path: Path, move: bool) -> None:
         f"rows={report.rows} created={report.created} updated={report.updated} "
         f"moved={report.moved} unchanged={report.unchanged} rejected={report.rejected}"
     )
+    for renamed in report.renamed[:50]:
+        click.echo(f"  row {renamed.row}: renamed {renamed.before!r} -> {renamed.after!r}")
     for error in report.errors[:50]:
         click.echo(f"  row {error.row}: {error.field or '-'}: {error.message}", err=True)
     if len(report.errors) > 50:

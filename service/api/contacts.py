@@ -15,6 +15,7 @@ from service.api.schemas import (
     ContactOut,
     ContactPage,
     ContactPatch,
+    ExportArgs,
     HistoryOut,
     ImportArgs,
     ImportOut,
@@ -34,21 +35,16 @@ def _region() -> str:
 @bp.get("/contacts")
 @bp.arguments(ContactArgs, location="query", as_kwargs=True)
 @bp.response(200, ContactPage)
-def list_contacts(
-    q: str | None,
-    cartera_id: int | None,
-    unassigned: bool | None,
-    region_id: int | None,
-    page: int,
-    per_page: int,
-) -> Page[Contact]:
+def list_contacts(page: int, per_page: int, **filters: Any) -> Page[Contact]:
     """Search contacts by name, company, ref, email, or a phone in any written form;
     ``region_id`` keeps those whose region (own, or their cartera's) is in it."""
-    filters = contacts.ContactFilters(
-        q=q, cartera_id=cartera_id, unassigned=unassigned, region_id=region_id
-    )
     return contacts.list_contacts(
-        db.session(), current_actor(), filters, region=_region(), page=page, per_page=per_page
+        db.session(),
+        current_actor(),
+        contacts.ContactFilters(**filters),
+        region=_region(),
+        page=page,
+        per_page=per_page,
     )
 
 
@@ -93,7 +89,7 @@ def delete_contact(contact_id: int) -> None:
 @bp.arguments(ImportArgs, location="query", as_kwargs=True)
 @bp.response(200, ImportOut)
 @bp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
-def import_contacts(move: bool) -> imports.ImportReport:
+def import_contacts(move: bool, dry_run: bool) -> imports.ImportReport:
     """Import contacts from CSV (``name,phones,emails,external_ref,company,cartera,region``).
 
     Rows are matched to existing contacts by external_ref, then by phone or email; bad rows
@@ -108,18 +104,38 @@ def import_contacts(move: bool) -> imports.ImportReport:
         region=_region(),
         move=move,
     )
-    db.session.commit()
+    if dry_run:
+        db.session.rollback()  # nothing saved, not even the audit events
+    else:
+        db.session.commit()
     return report
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
 @bp.get("/contacts/export")
+@bp.arguments(ExportArgs, location="query", as_kwargs=True)
 @bp.response(200, {"type": "string"}, content_type="text/csv")
-def export_contacts() -> Response:
-    """Every visible contact as CSV, in the import's columns."""
+@bp.alt_response(200, success=True, content_type=XLSX, description="with format=xlsx")
+def export_contacts(format: str, headers: str, **filters: Any) -> Response:
+    """The visible contacts the same filters as the list keep, in the import's columns, as
+    CSV (UTF-8) or an Excel workbook."""
     actor = current_actor()
+    chosen = contacts.ContactFilters(**filters)
+    spanish = headers == "es"
+    if format == "xlsx":
+        book = imports.export_xlsx(db.session(), actor, chosen, region=_region(), spanish=spanish)
+        return Response(
+            book,
+            mimetype=XLSX,
+            headers={"Content-Disposition": "attachment; filename=contactos.xlsx"},
+        )
 
     def generate() -> Iterator[str]:
-        yield from imports.export_csv(db.session(), actor)
+        yield from imports.export_csv(
+            db.session(), actor, chosen, region=_region(), spanish=spanish
+        )
 
     return Response(
         stream_with_context(generate()),

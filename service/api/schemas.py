@@ -299,12 +299,35 @@ class ContactPatch(ContactIn):
     )
 
 
-class ContactArgs(SearchArgs):
+class ContactFilterArgs(Schema):
+    q = fields.String(load_default=None, validate=Text)
     cartera_id = Id(load_default=None)
     unassigned = fields.Boolean(load_default=None)
     region_id = Id(
         load_default=None,
         metadata={"description": "its region (own or its cartera's); a macroregion includes its"},
+    )
+    company = fields.String(
+        load_default=None,
+        validate=Text,
+        metadata={"description": "the company contains it (ignoring case)"},
+    )
+
+
+class ContactArgs(ContactFilterArgs, PagingArgs):
+    pass
+
+
+class ExportArgs(ContactFilterArgs):
+    format = fields.String(
+        load_default="csv",
+        validate=validate.OneOf(("csv", "xlsx")),
+        metadata={"description": "csv (UTF-8) or xlsx (Excel)"},
+    )
+    headers = fields.String(
+        load_default="en",
+        validate=validate.OneOf(("en", "es")),
+        metadata={"description": "column names: the import's (en) or Spanish (es)"},
     )
 
 
@@ -344,8 +367,15 @@ class ContactOut(Schema):
 
 class ImportArgs(Schema):
     move = fields.Boolean(
-        load_default=True,
-        metadata={"description": "move contacts whose row names another cartera"},
+        load_default=False,
+        metadata={
+            "description": "move contacts whose row names another cartera (otherwise such "
+            "rows are rejected)"
+        },
+    )
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "answer what the import would do, and save nothing"},
     )
 
 
@@ -353,6 +383,20 @@ class RowErrorOut(Schema):
     row = fields.Integer()
     field = fields.String(allow_none=True)
     message = fields.String()
+
+
+class MovedOut(Schema):
+    contact_id = fields.Integer(allow_none=True)
+    name = fields.String()
+    before = fields.String(allow_none=True, metadata={"description": "the cartera it left"})
+    after = fields.String(allow_none=True, metadata={"description": "the cartera it went to"})
+
+
+class RenamedOut(Schema):
+    row = fields.Integer()
+    contact_id = fields.Integer(allow_none=True)
+    before = fields.String()
+    after = fields.String()
 
 
 class ImportOut(Schema):
@@ -363,6 +407,14 @@ class ImportOut(Schema):
     unchanged = fields.Integer()
     rejected = fields.Integer()
     errors = fields.List(fields.Nested(RowErrorOut))
+    renamed = fields.List(
+        fields.Nested(RenamedOut),
+        metadata={"description": "existing contacts a row renamed (each audited)"},
+    )
+    moves = fields.List(
+        fields.Nested(MovedOut),
+        metadata={"description": "contacts a row moved out of another cartera (each audited)"},
+    )
 
 
 # ---- audit ------------------------------------------------------------------------------------

@@ -96,6 +96,15 @@ def list_carteras(
     return paginate(session, stmt.order_by(Cartera.name_key, Cartera.id), page, per_page, rows=True)
 
 
+def all_visible(session: Session, actor: Actor) -> list[Cartera]:
+    """Every cartera the actor may see, by name (for the pages' selects)."""
+    return list(
+        session.scalars(
+            select(Cartera).where(visible_carteras(actor)).order_by(Cartera.name_key, Cartera.id)
+        )
+    )
+
+
 def _apply(session: Session, cartera: Cartera, data: Mapping[str, Any]) -> None:
     if "name" in data:
         cartera.name = clean_name(data["name"])

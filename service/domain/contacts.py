@@ -187,6 +187,27 @@ class ContactFilters:
     cartera_id: int | None = None
     unassigned: bool | None = None
     region_id: int | None = None  # own or the cartera's region; a macroregion includes its
+    company: str | None = None  # the company contains it (case and accents ignored)
+
+
+def where(session: Session, actor: Actor, filters: ContactFilters, region: str) -> Any:
+    """SQL condition on Contact: visible to *actor* and matching *filters* (the list and
+    the export show the same contacts)."""
+    conditions: list[Any] = [visible_contacts(actor)]
+    if filters.q and filters.q.strip():
+        conditions.append(search_condition(filters.q, region))
+    if filters.cartera_id is not None:
+        conditions.append(Contact.cartera_id == filters.cartera_id)
+    if filters.unassigned is True:
+        conditions.append(Contact.cartera_id.is_(None))
+    elif filters.unassigned is False:
+        conditions.append(Contact.cartera_id.is_not(None))
+    if filters.region_id is not None:
+        within = regions.ids_within(session, filters.region_id)
+        conditions.append(regions.contact_region_id().in_(within))
+    if filters.company and filters.company.strip():
+        conditions.append(Contact.company.icontains(filters.company.strip(), autoescape=True))
+    return and_(*conditions)
 
 
 def list_contacts(
@@ -199,18 +220,7 @@ def list_contacts(
     per_page: int,
 ) -> Page[Contact]:
     """Visible contacts matching the filters, by name."""
-    stmt = select(Contact).where(visible_contacts(actor))
-    if filters.q and filters.q.strip():
-        stmt = stmt.where(search_condition(filters.q, region))
-    if filters.cartera_id is not None:
-        stmt = stmt.where(Contact.cartera_id == filters.cartera_id)
-    if filters.unassigned is True:
-        stmt = stmt.where(Contact.cartera_id.is_(None))
-    elif filters.unassigned is False:
-        stmt = stmt.where(Contact.cartera_id.is_not(None))
-    if filters.region_id is not None:
-        within = regions.ids_within(session, filters.region_id)
-        stmt = stmt.where(regions.contact_region_id().in_(within))
+    stmt = select(Contact).where(where(session, actor, filters, region))
     return paginate(session, stmt.order_by(Contact.name, Contact.id), page, per_page)
 
 

@@ -64,6 +64,18 @@ def normalize_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def display_phone(stored: str) -> str:
+    """A stored E.164 phone as people read it: ``+525512345678`` -> ``+52 55 1234 5678``;
+    anything that does not parse is shown as stored."""
+    try:
+        number = phonenumbers.parse(stored, None)
+    except phonenumbers.NumberParseException:
+        return stored
+    if not phonenumbers.is_possible_number(number):
+        return stored
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def normalize_email(raw: str) -> str:
     """Lower-cased, syntax-checked email address (no DNS look-up).
 

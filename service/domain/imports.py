@@ -23,16 +23,48 @@ from typing import Any, Final
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from service.domain import audit, spreadsheet
+from service.domain import audit, contacts, spreadsheet
 from service.domain.access import require_manager, visible_carteras, visible_contacts
 from service.domain.actor import Actor
+from service.domain.contacts import ContactFilters
 from service.domain.errors import Invalid
 from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
-from service.domain.names import name_key, search_key
+from service.domain.names import fold, name_key, search_key
 from service.models import AuditEvent, Cartera, Contact, ContactIdentity, Region
 from service.models.types import utcnow
 
-COLUMNS: Final = ("name", "phones", "emails", "external_ref", "company", "cartera", "region")
+COLUMNS: Final = (
+    "name",
+    "phones",
+    "emails",
+    "external_ref",
+    "company",
+    "notes",
+    "cartera",
+    "region",
+)
+# The header a Spanish-speaking coordinator writes (accents and case ignored), and the
+# export's own Spanish header for spreadsheets: each names one of COLUMNS.
+SPANISH: Final = {
+    "name": "nombre",
+    "phones": "teléfonos",
+    "emails": "correos",
+    "external_ref": "referencia",
+    "company": "empresa",
+    "notes": "notas",
+    "cartera": "cartera",
+    "region": "región",
+}
+ALIASES: Final = {
+    **{fold(column.replace("_", " ")): column for column in COLUMNS},
+    **{column: column for column in COLUMNS},
+    **{fold(spanish): column for column, spanish in SPANISH.items()},
+    "telefono": "phones",
+    "correo": "emails",
+    "email": "emails",
+    "referencia externa": "external_ref",
+    "nota": "notes",
+}
 BATCH: Final = 500
 
 Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one this file creates
@@ -54,6 +86,26 @@ class ImportReport:
     unchanged: int = 0
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # existing contacts a row renamed (each also an ``updated`` audit event)
+    renamed: list[Renamed] = field(default_factory=list)
+    # contacts a row moved out of another cartera (each also a ``contact_moved`` event)
+    moves: list[Moved] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Moved:
+    contact_id: int | None  # None until written
+    name: str
+    before: str | None  # the cartera it leaves
+    after: str | None  # the cartera it goes to
+
+
+@dataclass(frozen=True)
+class Renamed:
+    row: int
+    contact_id: int | None  # None until written (a contact this file created, then renamed)
+    before: str
+    after: str
 
 
 @dataclass
@@ -65,6 +117,7 @@ class _Row:
     company: str | None
     cartera: str | None
     region: str | None = None
+    notes: str | None = None
 
 
 @dataclass
@@ -78,6 +131,7 @@ class _State:
     dirty: bool = False
     visible: bool = True  # a contact the importer may not see is never touched
     region_id: int | None = None  # its own region (None: its cartera's)
+    notes: str | None = None
 
 
 class _Reject(Exception):
@@ -106,15 +160,16 @@ def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        header = [fold(h) for h in (reader.fieldnames or [])]
     except csv.Error as exc:
         raise Invalid(
             f"The CSV header cannot be read: {exc}.", {"fields": {"header": [str(exc)]}}
         ) from None
     if not header:
         raise Invalid("The CSV is empty.", {"fields": {"file": ["empty"]}})
-    unknown = [h for h in header if h not in COLUMNS]
-    if "name" not in header or unknown:
+    unknown = [h for h in header if h not in ALIASES]
+    named = [ALIASES.get(h) for h in header]
+    if "name" not in named or unknown:
         raise Invalid(
             f"The CSV header must use the columns {', '.join(COLUMNS)} ('name' is required).",
             {
@@ -122,7 +177,7 @@ def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
                 "expected": list(COLUMNS),
             },
         )
-    reader.fieldnames = header
+    reader.fieldnames = named  # type: ignore[assignment]
     try:
         for row in reader:
             yield reader.line_num, {k: (v or "") for k, v in row.items() if k in COLUMNS}
@@ -165,6 +220,7 @@ def _parse(line: int, row: dict[str, str], region: str) -> _Row:
         company=_unescape(row.get("company", "")) or None,
         cartera=_unescape(row.get("cartera", "")) or None,
         region=_unescape(row.get("region", "")) or None,
+        notes=_unescape(row.get("notes", "")) or None,
     )
 
 
@@ -183,6 +239,8 @@ class _Importer:
         self.state: dict[Key, _State] = {}
         self.new_keys: list[Key] = []
         self.moves: list[tuple[Key, int | None, int]] = []
+        # existing contact -> (last renaming line, name before the file, name after it)
+        self.renames: dict[int, tuple[int, str, str]] = {}
         self.carteras: dict[str, tuple[int, str]] = {}
         self.default_region: dict[int, int | None] = {}
         for cid, name, key, region_id in session.execute(
@@ -215,7 +273,7 @@ class _Importer:
                 self.by_ref[ref or ""] = cid
                 ids.add(cid)
         for chunk in _chunks(ids):
-            for cid, name, company, ref, cartera_id, region_id in self.session.execute(
+            for cid, name, company, ref, cartera_id, region_id, notes in self.session.execute(
                 select(
                     Contact.id,
                     Contact.name,
@@ -223,9 +281,12 @@ class _Importer:
                     Contact.external_ref,
                     Contact.cartera_id,
                     Contact.region_id,
+                    Contact.notes,
                 ).where(Contact.id.in_(chunk))
             ):
-                self.state[cid] = _State(name, company, ref, cartera_id, set(), region_id=region_id)
+                self.state[cid] = _State(
+                    name, company, ref, cartera_id, set(), region_id=region_id, notes=notes
+                )
             for cid, kind, value in self.session.execute(
                 select(
                     ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value
@@ -265,7 +326,13 @@ class _Importer:
             key: Key = ("new", len(self.new_keys))
             self.new_keys.append(key)
             self.state[key] = _State(
-                row.name, row.company, row.ref, target, set(row.pairs), new_pairs=list(row.pairs)
+                row.name,
+                row.company,
+                row.ref,
+                target,
+                set(row.pairs),
+                new_pairs=list(row.pairs),
+                notes=row.notes,
             )
             self._set_region(self.state[key], region_id)
             self._index(key, row)
@@ -296,7 +363,15 @@ class _Importer:
         if moved and not self.move:
             raise _Reject("cartera", "the contact is in another cartera (import with move)")
         changed = False
-        for attr, value in (("name", row.name), ("company", row.company), ("ref", row.ref)):
+        if isinstance(key, int) and row.name != st.name:
+            first = self.renames.get(key)
+            self.renames[key] = (row.line, first[1] if first else st.name, row.name)
+        for attr, value in (
+            ("name", row.name),
+            ("company", row.company),
+            ("ref", row.ref),
+            ("notes", row.notes),
+        ):
             if value is not None and getattr(st, attr) != value:
                 setattr(st, attr, value)
                 changed = True
@@ -330,6 +405,7 @@ class _Importer:
             "name": st.name,
             "company": st.company,
             "external_ref": st.ref,
+            "notes": st.notes,
             "cartera_id": st.cartera_id,
             "region_id": st.region_id,
             "search_key": search_key(st.name, st.company, st.ref),
@@ -401,6 +477,19 @@ def import_contacts(
     report.rejected = len(report.errors)
     report.errors.sort(key=lambda e: e.row)
     ids = importer.write()
+    report.renamed = sorted(
+        (
+            Renamed(line, contact_id, before, after)
+            for contact_id, (line, before, after) in importer.renames.items()
+            if before != after
+        ),
+        key=lambda r: r.row,
+    )
+    names = dict(importer.carteras.values())
+    report.moves = [
+        Moved(ids.get(key), importer.state[key].name, names.get(old or -1), names.get(new))
+        for key, old, new in importer.moves
+    ]
     _audit(session, actor, importer, ids)
     return report
 
@@ -414,6 +503,28 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
     audit.record(session, actor, "imported", "contact", None, "CSV import", after=counts)
     names = dict(importer.carteras.values())
     now = utcnow()
+    renames = [
+        {
+            "occurred_at": now,
+            "actor_user_id": actor.user_id,
+            "actor_name": actor.name,
+            "event": "updated",
+            "resource_type": "contact",
+            "resource_id": contact_id,
+            "resource_name": after,
+            "related_name": None,
+            "related_id": None,
+            "search_key": search_key(actor.name, after, before),
+            "before": {"name": before},
+            "after": {"name": after},
+            "details": {"source": "import", "row": line},
+            "request_id": actor.request_id,
+        }
+        for contact_id, (line, before, after) in importer.renames.items()
+        if before != after
+    ]
+    for chunk in _chunks(renames):
+        session.execute(insert(AuditEvent), chunk, execution_options={"render_nulls": True})
     moves = [
         {
             "occurred_at": now,
@@ -437,11 +548,12 @@ def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, i
         session.execute(insert(AuditEvent), chunk, execution_options={"render_nulls": True})
 
 
-def export_csv(session: Session, actor: Actor) -> Iterator[str]:
-    """The visible contacts as CSV text chunks, header first, by id (keyset paging)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+def export_rows(
+    session: Session, actor: Actor, filters: ContactFilters | None = None, *, region: str = "MX"
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The visible contacts matching *filters* (those the list shows), as batches of rows in
+    COLUMNS' order, by id (keyset paging), cells spreadsheet-safe."""
+    condition = contacts.where(session, actor, filters or ContactFilters(), region)
     last = 0
     while True:
         rows = session.execute(
@@ -450,17 +562,18 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
                 Contact.name,
                 Contact.external_ref,
                 Contact.company,
+                Contact.notes,
                 Cartera.name,
                 Region.name,
             )
             .outerjoin(Cartera, Contact.cartera_id == Cartera.id)
             .outerjoin(Region, Region.id == func.coalesce(Contact.region_id, Cartera.region_id))
-            .where(Contact.id > last, visible_contacts(actor))
+            .where(Contact.id > last, condition)
             .order_by(Contact.id)
             .limit(2000)
         ).all()
         if not rows:
-            break
+            return
         identities: dict[int, dict[str, list[str]]] = {}
         for cid, kind, value in session.execute(
             select(ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value)
@@ -468,24 +581,77 @@ def export_csv(session: Session, actor: Actor) -> Iterator[str]:
             .order_by(ContactIdentity.id)
         ):
             identities.setdefault(cid, {}).setdefault(kind, []).append(value)
-        for cid, name, ref, company, cartera, region in rows:
+        batch = []
+        for cid, name, ref, company, notes, cartera, region_name in rows:
             found = identities.get(cid, {})
-            writer.writerow(
-                spreadsheet.row(
-                    (
-                        name,
-                        ";".join(found.get(PHONE, [])),
-                        ";".join(found.get(EMAIL, [])),
-                        ref,
-                        company,
-                        cartera,
-                        region,
+            batch.append(
+                tuple(
+                    spreadsheet.row(
+                        (
+                            name,
+                            ";".join(found.get(PHONE, [])),
+                            ";".join(found.get(EMAIL, [])),
+                            ref,
+                            company,
+                            notes,
+                            cartera,
+                            region_name,
+                        )
                     )
                 )
             )
+        yield batch
         last = rows[-1][0]
+
+
+def header(spanish: bool) -> tuple[str, ...]:
+    """The export's header: the import's column names, or their Spanish names (which the
+    import also reads)."""
+    return tuple(SPANISH[c] for c in COLUMNS) if spanish else COLUMNS
+
+
+def export_csv(
+    session: Session,
+    actor: Actor,
+    filters: ContactFilters | None = None,
+    *,
+    region: str = "MX",
+    spanish: bool = False,
+    bom: bool = False,
+) -> Iterator[str]:
+    """The contacts of :func:`export_rows` as CSV text chunks, header first; *bom* starts
+    the text with a UTF-8 byte order mark (so spreadsheets read the accents right)."""
+    buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header(spanish))
+    for batch in export_rows(session, actor, filters, region=region):
+        writer.writerows(batch)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     if buffer.getvalue():
         yield buffer.getvalue()
+
+
+def export_xlsx(
+    session: Session,
+    actor: Actor,
+    filters: ContactFilters | None = None,
+    *,
+    region: str = "MX",
+    spanish: bool = True,
+) -> bytes:
+    """The contacts of :func:`export_rows` as an Excel workbook (openpyxl, write-only)."""
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Contactos" if spanish else "Contacts")
+    sheet.append(list(header(spanish)))
+    for batch in export_rows(session, actor, filters, region=region):
+        for row in batch:
+            sheet.append(["" if cell is None else cell for cell in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -10,6 +10,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -76,7 +77,14 @@ class ContactForm(FlaskForm):  # type: ignore[misc]
 
 class ImportForm(FlaskForm):  # type: ignore[misc]
     file = FileField(_l("Archivo CSV"), validators=[FileRequired()])
-    move = BooleanField(_l("Mover contactos que estén en otra cartera"), default=True)
+    move = BooleanField(_l("Mover a la cartera de su fila los contactos que están en otra"))
+
+
+class ImportConfirmForm(FlaskForm):  # type: ignore[misc]
+    """Saves the file a preview showed (kept on the server under *preview*)."""
+
+    preview = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{16,64}$")])
+    move = HiddenField()
 
 
 # Usuarios (admins): the profile, its carteras, a new password, an API token.
@@ -145,3 +153,11 @@ class TokenForm(FlaskForm):  # type: ignore[misc]
 class RegionForm(FlaskForm):  # type: ignore[misc]
     name = StringField(_l("Nombre de la región"), validators=[DataRequired(), Length(max=80)])
     parent_id = SelectField(_l("Macrorregión"), coerce=optional_int, validate_choice=False)
+
+
+class ContactCarteraForm(FlaskForm):  # type: ignore[misc]
+    """The ficha's "Cambiar" cartera: a cartera id, or "ninguna"; *confirm* once the page
+    named where the contact is and where it goes."""
+
+    cartera = SelectField(_l("Nueva cartera"), validate_choice=True)
+    confirm = HiddenField()

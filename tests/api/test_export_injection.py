@@ -55,6 +55,7 @@ def test_channel_handles_and_fields_are_defused_but_phones_kept(app, coordinator
         "",
         "'=1+1",
         "'+cmd|' /C calc'!A0",
+        "",  # no notes
         "'@Cartera",
         "",  # no region
     ]

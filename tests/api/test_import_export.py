@@ -6,6 +6,7 @@ import io
 import pytest
 
 HEADER = "name,phones,emails,external_ref,company,cartera,region\n"
+EXPORT_HEADER = "name,phones,emails,external_ref,company,notes,cartera,region\n"
 
 
 def post_csv(api, text, encoding="utf-8", **kw):
@@ -33,7 +34,7 @@ def test_import_creates_updates_moves_and_reports_bad_rows(coordinator, make, ca
         "Fer,55 4444 4444,,,,Inexistente\n"  # unknown cartera
         "Beto Dos,55 2222 2222,,,,\n"  # same phone as a row above: updates that new contact
     )
-    response = post_csv(coordinator, text)
+    response = post_csv(coordinator, text, query_string={"move": "true"})
     assert response.status_code == 200, response.json
     report = response.json
     assert {
@@ -47,6 +48,15 @@ def test_import_creates_updates_moves_and_reports_bad_rows(coordinator, make, ca
     ]
     ana = coordinator.get(f"/api/contacts/{existing}").json
     assert ana["name"] == "Ana López" and ana["cartera"]["name"] == "Premium"
+    # the row renamed an existing contact: said in the report and audited on the contact
+    assert report["renamed"] == [
+        {"row": 2, "contact_id": existing, "before": "Ana Vieja", "after": "Ana López"}
+    ]
+    (renamed,) = coordinator.get(
+        f"/api/audit?resource_type=contact&resource_id={existing}&event=updated"
+    ).json["items"]
+    assert (renamed["before"], renamed["after"]) == ({"name": "Ana Vieja"}, {"name": "Ana López"})
+    assert renamed["details"] == {"source": "import", "row": 2}
     assert ana["emails"] == ["ana@example.com"] and ana["company"] == "ACME"
     beto = coordinator.get("/api/contacts", query_string={"q": "CRM-2"}).json["items"][0]
     assert beto["name"] == "Beto Dos"
@@ -86,9 +96,7 @@ def test_semicolon_delimited_windows_1252_file(coordinator, carteras):
     assert found[0]["name"] == "José Núñez"
 
 
-@pytest.mark.parametrize(
-    "text", ["", "nombre,telefono\nAna,55\n", "name,phone\nAna,55 1111 1111\n"]
-)
+@pytest.mark.parametrize("text", ["", "nombre,fax\nAna,55\n", "name,phone\nAna,55 1111 1111\n"])
 def test_bad_header_rejects_the_whole_file(coordinator, text):
     response = post_csv(coordinator, text)
     assert response.status_code == 422
@@ -130,6 +138,7 @@ def test_export_round_trips_and_defuses_formulas(coordinator, make, carteras):
         "emails": "ana@example.com",
         "external_ref": "CRM-1",
         "company": "'=HYPERLINK()",
+        "notes": "",
         "cartera": "Premium",
         "region": "",
     }
@@ -141,4 +150,38 @@ def test_export_round_trips_and_defuses_formulas(coordinator, make, carteras):
 
 
 def test_export_of_nothing_is_just_the_header(coordinator):
-    assert coordinator.get("/api/contacts/export").get_data(as_text=True) == HEADER
+    assert coordinator.get("/api/contacts/export").get_data(as_text=True) == EXPORT_HEADER
+
+
+def test_dry_run_saves_nothing_and_lists_moves_and_renames(coordinator, make, carteras):
+    ana = make.contact("Ana Vieja", carteras["norte"], phones=["+52 55 1111 1111"])
+    text = "nombre,Teléfonos,CARTERA\nAna López,55 1111 1111,Premium\n"  # Spanish header
+    preview = post_csv(coordinator, text, query_string={"move": "true", "dry_run": "true"})
+    assert preview.status_code == 200, preview.json
+    assert preview.json["moves"] == [
+        {"contact_id": ana, "name": "Ana López", "before": "Norte", "after": "Premium"}
+    ]
+    assert preview.json["renamed"][0]["after"] == "Ana López"
+    still = coordinator.get(f"/api/contacts/{ana}").json
+    assert (still["name"], still["cartera"]["name"]) == ("Ana Vieja", "Norte")
+    assert coordinator.get("/api/audit?event=imported").json["total"] == 0
+    # without move, the row is refused and nothing moves
+    refused = post_csv(coordinator, text).json
+    assert refused["rejected"] == 1 and refused["moves"] == []
+
+
+def test_export_follows_the_lists_filters_and_speaks_excel(coordinator, make, carteras):
+    import openpyxl
+
+    make.contact("Ana", carteras["premium"], company="ACME", notes="VIP")
+    make.contact("Beto", None, company="Otra")
+    text = coordinator.get("/api/contacts/export?company=acm").get_data(as_text=True)
+    assert [r["name"] for r in csv.DictReader(io.StringIO(text))] == ["Ana"]
+    text = coordinator.get("/api/contacts/export?unassigned=true&headers=es").get_data(as_text=True)
+    assert [r["nombre"] for r in csv.DictReader(io.StringIO(text))] == ["Beto"]
+    book = coordinator.get("/api/contacts/export?format=xlsx")
+    assert book.status_code == 200
+    rows = list(openpyxl.load_workbook(io.BytesIO(book.get_data())).active.values)
+    assert rows[0][0] == "name" and [r[0] for r in rows[1:]] == ["Ana", "Beto"]
+    assert rows[1][5] == "VIP"
+    assert coordinator.get("/api/contacts/export?format=pdf").status_code == 422

@@ -176,7 +176,7 @@ def test_a_huge_csv_field_is_reported_not_a_crash(signed_in, coordinator):
         data={"csrf_token": token, "file": (__import__("io").BytesIO(small.encode()), "a.csv")},
         content_type="multipart/form-data",
     )
-    assert page.status_code == 200 and "field larger than field limit" in page.get_data(
+    assert page.status_code == 200 and "no se puede leer después de la línea 1" in page.get_data(
         as_text=True
     )
 

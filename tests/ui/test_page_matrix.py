@@ -117,10 +117,33 @@ MATRIX = [
         {"name": ""},
         MANAGERS,
     ),
+    ("GET", "/contactos/<id:contact_id>/cartera", "/contactos/{ana}/cartera", None, MANAGERS),
+    (
+        "GET",
+        "/contactos/<id:contact_id>/cartera",
+        "/contactos/{caro}/cartera",
+        None,
+        SOUTH_MANAGERS,
+    ),
+    (
+        "POST",
+        "/contactos/<id:contact_id>/cartera",
+        "/contactos/{ana}/cartera",
+        {"cartera": "{premium}"},  # where it is already: nothing to do
+        MANAGERS,
+    ),
     ("GET", "/contactos/nuevo", "/contactos/nuevo", None, MANAGERS),
     ("POST", "/contactos/nuevo", "/contactos/nuevo", {"name": ""}, MANAGERS),
     ("GET", "/contactos/importar", "/contactos/importar", None, MANAGERS),
     ("POST", "/contactos/importar", "/contactos/importar", {}, MANAGERS),
+    (
+        "POST",
+        "/contactos/importar/guardar",
+        "/contactos/importar/guardar",
+        {"preview": "vencida-0123456789abcdef"},  # a preview that is gone: back to the form
+        MANAGERS,
+    ),
+    ("GET", "/contactos/importar/plantilla", "/contactos/importar/plantilla", None, MANAGERS),
     ("GET", "/contactos/exportar", "/contactos/exportar", None, EVERYONE),
     ("GET", "/regiones", "/regiones", None, ALL_MANAGERS),
     ("GET", "/regiones/nueva", "/regiones/nueva", None, ALL_MANAGERS),

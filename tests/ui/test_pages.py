@@ -1,6 +1,7 @@
 """The Spanish pages through the Flask test client: sign-in, forms, CSRF, filters, roles."""
 
 import io
+import re
 
 import sqlalchemy as sa
 
@@ -169,12 +170,20 @@ def test_contacts_search_create_import_export(login, make):
     created = browser.submit("/contactos/nuevo", data={"name": "Zoe", "phones": "55 2222 2222"})
     assert created.status_code == 302
     csv_text = "name,phones,cartera\nYara,55 3333 3333,Premium\nMala,xx,\n"
-    report = browser.submit(
+    preview = browser.submit(
         "/contactos/importar",
         data={"file": (io.BytesIO(csv_text.encode()), "c.csv"), "move": "y"},
         content_type="multipart/form-data",
     ).get_data(as_text=True)
-    assert "creados: 1" in report and "rechazados: 1" in report and "phones" in report
+    assert "nuevos: 1" in preview and "rechazados: 1" in preview and "teléfonos" in preview
+    assert "Yara" not in browser.get("/contactos").get_data(as_text=True)  # nothing saved yet
+    token = re.search(r'name="preview" type="hidden" value="([^"]+)"', preview)
+    assert token, preview
+    saved = browser.client.post(
+        "/contactos/importar/guardar",
+        data={"csrf_token": csrf(preview), "preview": token.group(1), "move": "1"},
+    ).get_data(as_text=True)
+    assert "Importación guardada" in saved and "nuevos: 1" in saved
     exported = browser.get("/contactos/exportar").get_data(as_text=True)
     assert "Yara" in exported and "Zoe" in exported
 
