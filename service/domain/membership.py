@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import select, update
@@ -18,7 +19,7 @@ from service.domain.access import require_manager, visible_contacts
 from service.domain.actor import Actor
 from service.domain.carteras import get_cartera
 from service.domain.errors import Conflict, Invalid, NotFound
-from service.models import Cartera, Contact
+from service.models import AuditEvent, Cartera, Contact
 from service.models.types import utcnow
 
 Change = Literal["added", "moved", "removed", "unchanged"]
@@ -58,6 +59,7 @@ def assign(
     *,
     move: bool,
     audit_event: bool = True,
+    details: dict[str, object] | None = None,
 ) -> Change:
     """Put *contact* in *target* (None = no cartera) and audit what happened.
 
@@ -108,6 +110,7 @@ def assign(
                 "cartera_id": new_id,
                 "cartera": target.name if target else None,
             },
+            details=details,
         )
     return change
 
@@ -176,3 +179,83 @@ def remove_contact(session: Session, actor: Actor, cartera_id: int, contact_id: 
             {"contact_id": contact_id, "cartera_id": cartera_id},
         )
     assign(session, actor, contact, None, move=True)
+
+
+def remove_contacts(
+    session: Session, actor: Actor, cartera_id: int, contact_ids: Iterable[int]
+) -> list[int]:
+    """Take several contacts out of a cartera; all or nothing.
+
+    :raise NotFound: no such cartera, or one of them is not in it.
+    """
+    done = []
+    for contact_id in dict.fromkeys(contact_ids):
+        remove_contact(session, actor, cartera_id, contact_id)
+        done.append(contact_id)
+    return done
+
+
+UNDO_SECONDS = 300  # how long after a change its author may undo it
+MEMBERSHIP_EVENTS = ("contact_added", "contact_removed", "contact_moved")
+
+
+def undo(
+    session: Session, actor: Actor, event_ids: Iterable[int], *, now: datetime | None = None
+) -> int:
+    """Put the contacts of the author's recent membership changes back where they were:
+    each undo is itself an audited change (``details.undo_of`` names the event); all or
+    nothing. Returns how many contacts went back.
+
+    :raise NotFound: an event that is not a membership change of the actor's own, or is
+        older than UNDO_SECONDS (so nobody undoes another person's work).
+    :raise Conflict: a contact changed cartera since (the undo would overwrite that).
+    """
+    require_manager(actor)
+    moment = now or utcnow()
+    wanted = list(dict.fromkeys(event_ids))
+    events = list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.id.in_(wanted),
+                AuditEvent.event.in_(MEMBERSHIP_EVENTS),
+                AuditEvent.actor_user_id == actor.user_id,
+                AuditEvent.occurred_at >= moment - timedelta(seconds=UNDO_SECONDS),
+            )
+            .order_by(AuditEvent.id.desc())
+        )
+    )
+    if not wanted or len(events) != len(wanted) or actor.user_id is None:
+        raise NotFound(
+            "Nothing to undo: the change is not yours or is too old.", {"event_ids": wanted}
+        )
+    for event in events:
+        contact_id = int((event.after or {}).get("contact_id") or 0)
+        contact = session.scalar(
+            select(Contact).where(Contact.id == contact_id, visible_contacts(actor))
+        )
+        now_in = (event.after or {}).get("cartera_id")
+        if contact is None or contact.cartera_id != now_in:
+            raise Conflict(
+                "The contact changed cartera since; undoing would overwrite that change.",
+                {"event_id": event.id, "contact_id": contact_id},
+            )
+        back_to = (event.before or {}).get("cartera_id")
+        target = get_cartera(session, actor, back_to) if back_to is not None else None
+        assign(session, actor, contact, target, move=True, details={"undo_of": event.id})
+    return len(events)
+
+
+def changes_of_request(session: Session, actor: Actor) -> list[int]:
+    """The membership events the actor's current request wrote (what "Deshacer" undoes)."""
+    if actor.request_id is None:
+        return []
+    return list(
+        session.scalars(
+            select(AuditEvent.id).where(
+                AuditEvent.request_id == actor.request_id,
+                AuditEvent.actor_user_id == actor.user_id,
+                AuditEvent.event.in_(MEMBERSHIP_EVENTS),
+            )
+        )
+    )

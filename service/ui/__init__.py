@@ -41,6 +41,7 @@ def init_ui(app: Flask) -> None:
         auth,
         carteras,
         contacts,
+        members,
         pages,
         regions,
         users,

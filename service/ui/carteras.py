@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from service.domain import carteras, contacts, membership, org, regions
+from service.domain import carteras, org, regions
 from service.domain.errors import Conflict, Invalid
 from service.domain.pagination import MAX_PAGE
 from service.extensions import db
 from service.models import Region
 from service.ui import bp
 from service.ui.auth import me
-from service.ui.forms import ICONS, ActionForm, AddContactForm, CarteraForm
+from service.ui.forms import ICONS, ActionForm, CarteraForm
 
 PER_PAGE = 25
 
@@ -171,74 +171,3 @@ def cartera_state(cartera_id: int, state: str) -> Response:
     db.session.commit()
     flash(_("Cartera activada.") if state == "activar" else _("Cartera desactivada."))
     return redirect(url_for("ui.carteras", q=request.args.get("q", "")))
-
-
-@bp.get("/carteras/<id:cartera_id>/contactos")
-@login_required
-def cartera_contacts(cartera_id: int) -> str:
-    managers_only()
-    session, actor = db.session(), me()
-    cartera = carteras.get_cartera(session, actor, cartera_id)
-    q = request.args.get("q", "").strip()
-    results = (
-        contacts.list_contacts(
-            session, actor, contacts.ContactFilters(q=q), region=_region(), page=1, per_page=20
-        ).items
-        if q
-        else []
-    )
-    members = contacts.list_contacts(
-        session,
-        actor,
-        contacts.ContactFilters(cartera_id=cartera_id),
-        region=_region(),
-        page=page_number(),
-        per_page=PER_PAGE,
-    )
-    return render_template(
-        "carteras/contacts.html",
-        cartera=cartera,
-        q=q,
-        results=results,
-        members=members,
-        form=AddContactForm(),
-        action=ActionForm(),
-    )
-
-
-def _region() -> str:
-    return str(current_app.config["CARTERAS"].default_phone_region)
-
-
-@bp.post("/carteras/<id:cartera_id>/contactos")
-@login_required
-def cartera_add_contact(cartera_id: int) -> Response:
-    managers_only()
-    form = AddContactForm()
-    if not form.validate_on_submit():
-        abort(400, _("Falta el token de seguridad del formulario; recargue la página."))
-    try:
-        result = membership.add_contacts(
-            db.session(), me(), cartera_id, [form.contact_id.data], move=bool(form.move.data)
-        )
-        db.session.commit()
-        flash(_("Contacto movido a esta cartera.") if result.moved else _("Contacto agregado."))
-    except Conflict as error:
-        db.session.rollback()
-        where = (error.details.get("contacts") or [{}])[0].get("cartera_name")
-        flash(_("El contacto ya está en la cartera %(name)s; use Mover.", name=where), "error")
-    return redirect(
-        url_for("ui.cartera_contacts", cartera_id=cartera_id, q=request.args.get("q", ""))
-    )
-
-
-@bp.post("/carteras/<id:cartera_id>/contactos/<id:contact_id>/quitar")
-@login_required
-def cartera_remove_contact(cartera_id: int, contact_id: int) -> Response:
-    managers_only()
-    if not ActionForm().validate_on_submit():
-        abort(400, _("Falta el token de seguridad del formulario; recargue la página."))
-    membership.remove_contact(db.session(), me(), cartera_id, contact_id)
-    db.session.commit()
-    flash(_("Contacto quitado de la cartera."))
-    return redirect(url_for("ui.cartera_contacts", cartera_id=cartera_id))

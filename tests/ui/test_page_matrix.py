@@ -96,6 +96,20 @@ MATRIX = [
         {},
         MANAGERS,
     ),
+    (
+        "POST",
+        "/carteras/<id:cartera_id>/contactos/seleccion",
+        "/carteras/{premium}/contactos/seleccion",
+        {"contact_id": "{ana}", "accion": "quitar"},
+        MANAGERS,
+    ),
+    (
+        "POST",
+        "/carteras/<id:cartera_id>/contactos/deshacer",
+        "/carteras/{premium}/contactos/deshacer",
+        {"event_id": "1"},  # not the person's own recent change: refused, back to the page
+        MANAGERS,
+    ),
     ("GET", "/contactos", "/contactos", None, EVERYONE),
     ("GET", "/contactos/<id:contact_id>", "/contactos/{ana}", None, EVERYONE),
     ("GET", "/contactos/<id:contact_id>", "/contactos/{beto}", None, EVERYONE),
@@ -285,6 +299,7 @@ def _zona_sur_again(ids):
 
 RESETS = {
     "/carteras/{premium}/contactos/{ana}/quitar": _put_ana_back,
+    "/carteras/{premium}/contactos/seleccion": _put_ana_back,
     "/regiones/{zona_sur}/eliminar": _zona_sur_again,
 }
 

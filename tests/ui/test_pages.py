@@ -122,8 +122,13 @@ def test_manage_contacts_add_move_and_remove(login, make):
     page = browser.get(f"/carteras/{norte}/contactos?q=55 1111").get_data(as_text=True)
     assert "Busque y seleccione para agregar" in page and "En cartera" in page
     assert "Mover aquí" in page and "💎 Premium" in page  # says where Ana is
-    moved = browser.submit(
-        f"/carteras/{norte}/contactos", data={"contact_id": str(ana), "move": "y"}
+    asked = browser.submit(f"/carteras/{norte}/contactos", data={"contact_id": str(ana)})
+    assert asked.status_code == 302 and f"confirmar={ana}" in asked.headers["Location"]
+    question = browser.get(asked.headers["Location"]).get_data(as_text=True)
+    assert "Ana está en «Premium»" in question and "¿Moverlo de «Premium» a «Norte»?" in question
+    moved = browser.client.post(
+        f"/carteras/{norte}/contactos",
+        data={"csrf_token": csrf(question), "contact_id": str(ana), "confirm": "1"},
     )
     assert moved.status_code == 302
     added = browser.submit(f"/carteras/{norte}/contactos", data={"contact_id": str(beto)})

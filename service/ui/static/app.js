@@ -139,9 +139,20 @@
 (function () {
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    var button = event.submitter;
+    var question = (button && button.getAttribute("data-confirm")) ||
+      (form && form.getAttribute && form.getAttribute("data-confirm"));
     if (question && !window.confirm(question)) {
       event.preventDefault();
     }
   });
+})();
+
+// "Deshacer" stays a few seconds after a change, then steps aside (the server still
+// accepts it for a few minutes from the page it was offered on).
+(function () {
+  var box = document.querySelector("[data-undo]");
+  if (box) {
+    setTimeout(function () { box.hidden = true; }, 15000);
+  }
 })();
