@@ -41,6 +41,10 @@ HTTP_CODES = {
 
 class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "stable machine-readable code"})
+    rule = fields.String(
+        metadata={"description": "the rule broken, stable (e.g. cartera.name_taken), if any"}
+    )
+    params = fields.Dict(metadata={"description": "the rule's values (e.g. the name)"})
     message = fields.String(required=True)
     details = fields.Dict(required=True)
 
@@ -50,9 +54,10 @@ class ErrorSchema(Schema):
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None
+    status: int, code: str, message: str, details: dict[str, Any] | None = None, **extra: Any
 ) -> Response:
-    response = jsonify({"error": {"code": code, "message": message, "details": details or {}}})
+    body = {"code": code, "message": message, "details": details or {}, **extra}
+    response = jsonify({"error": body})
     response.status_code = status
     return response
 
@@ -106,7 +111,12 @@ def register_error_handlers(app: Flask) -> None:
     def _domain(error: DomainError) -> Response:
         db.session.rollback()
         status = next((s for cls, s in STATUS.items() if isinstance(error, cls)), 400)
-        return error_response(status, error.code, error.message, error.details)
+        rule: dict[str, Any] = {}
+        if error.rule != error.code:  # the rule broken, for integrators that branch on it
+            rule["rule"] = error.rule
+            if error.params:
+                rule["params"] = error.params
+        return error_response(status, error.code, error.message, error.details, **rule)
 
     @app.errorhandler(IntegrityError)
     def _integrity(error: IntegrityError) -> Response:

@@ -24,7 +24,11 @@ from service.models import AuditEvent, Cartera, Contact, Conversation, agent_tea
 def require_manager(actor: Actor) -> None:
     """:raise Forbidden: the actor is an agent, who may read but not change carteras."""
     if not actor.is_manager:
-        raise Forbidden("This action needs the admin or coordinator role.", {"role": actor.role})
+        raise Forbidden(
+            "This action needs the admin or coordinator role.",
+            {"role": actor.role},
+            rule="access.managers_only",
+        )
 
 
 def require_all_carteras(actor: Actor) -> None:
@@ -36,14 +40,18 @@ def require_all_carteras(actor: Actor) -> None:
     require_manager(actor)
     if not actor.manages_all:
         raise Forbidden(
-            "This action needs access to all carteras.", {"role": actor.role, "all_carteras": False}
+            "This action needs access to all carteras.",
+            {"role": actor.role, "all_carteras": False},
+            rule="access.all_carteras_only",
         )
 
 
 def require_admin(actor: Actor) -> None:
     """:raise Forbidden: the actor is not an admin."""
     if not actor.is_admin:
-        raise Forbidden("This action needs the admin role.", {"role": actor.role})
+        raise Forbidden(
+            "This action needs the admin role.", {"role": actor.role}, rule="access.admins_only"
+        )
 
 
 def _granted(actor: Actor) -> ColumnElement[bool]:

@@ -60,7 +60,11 @@ def get_cartera(session: Session, actor: Actor, cartera_id: int) -> Cartera:
         select(Cartera).where(Cartera.id == cartera_id, visible_carteras(actor))
     )
     if cartera is None:
-        raise NotFound(f"Cartera {cartera_id} does not exist.", {"cartera_id": cartera_id})
+        raise NotFound(
+            f"Cartera {cartera_id} does not exist.",
+            {"cartera_id": cartera_id},
+            rule="cartera.not_found",
+        )
     return cartera
 
 
@@ -115,13 +119,15 @@ def _apply(session: Session, cartera: Cartera, data: Mapping[str, Any]) -> None:
             raise Conflict(
                 f"A cartera named {cartera.name!r} already exists (names ignore case).",
                 {"field": "name", "existing_id": taken},
+                rule="cartera.name_taken",
+                name=cartera.name,
             )
     if "icon" in data:
         cartera.icon = clean_name(data["icon"] or "", "icon", 32)
     if "color" in data:
         color = optional_text(data["color"])
         if color is not None and not _COLOR.match(color):
-            raise Invalid.field("color", "must be a colour like #1E88E5")
+            raise Invalid.field("color", "must be a colour like #1E88E5", "cartera.color")
         cartera.color = color.upper() if color else None
     if "description" in data:
         cartera.description = optional_text(data["description"])
@@ -153,7 +159,9 @@ def _apply_owners(session: Session, cartera: Cartera, data: Mapping[str, Any]) -
                 try:
                     getter(session, value)
                 except NotFound:
-                    raise Invalid.field(field, f"no such {field[:-3]}: {value}") from None
+                    raise Invalid.field(
+                        field, f"no such {field[:-3]}: {value}", f"{field[:-3]}.not_found"
+                    ) from None
             setattr(cartera, field, value)
     _check_owners(session, cartera)
 
@@ -161,7 +169,7 @@ def _apply_owners(session: Session, cartera: Cartera, data: Mapping[str, Any]) -
 def _check_owners(session: Session, cartera: Cartera) -> None:
     # Domain rule 1: a team, an agent, or both; and an agent owner must be in that team.
     if cartera.team_id is None and cartera.agent_id is None:
-        raise Invalid(
+        error = Invalid(
             "A cartera needs a team, an agent, or both.",
             {
                 "fields": {
@@ -169,11 +177,16 @@ def _check_owners(session: Session, cartera: Cartera) -> None:
                     "agent_id": ["team_id or agent_id is required"],
                 }
             },
+            rule="cartera.owner_required",
         )
+        error.field_rules["team_id"] = ("cartera.owner_required", {})
+        raise error
     if cartera.team_id is not None and cartera.agent_id is not None:
         agent = get_agent(session, cartera.agent_id)
         if cartera.team_id not in {t.id for t in agent.teams}:
-            raise Invalid.field("agent_id", "the agent is not a member of the cartera's team")
+            raise Invalid.field(
+                "agent_id", "the agent is not a member of the cartera's team", "cartera.agent_team"
+            )
 
 
 def create_cartera(session: Session, actor: Actor, data: Mapping[str, Any]) -> Cartera:
@@ -271,6 +284,8 @@ def delete_cartera(session: Session, actor: Actor, cartera_id: int, *, force: bo
             f"The cartera has {len(members)} contacts. Deactivate it instead to keep them and "
             "their history, or delete with ?force=true to unassign them.",
             {"contact_count": len(members)},
+            rule="cartera.has_contacts",
+            count=len(members),
         )
     if members:
         session.execute(

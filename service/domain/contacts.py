@@ -59,17 +59,23 @@ def normalize_identities(
     """
     pairs: list[tuple[str, str]] = []
     errors: dict[str, list[str]] = {}
+    rules: dict[str, tuple[str, dict[str, Any]]] = {}
     for kind, field, values in ((PHONE, "phones", phones), (EMAIL, "emails", emails)):
         for index, raw in enumerate(values or []):
             try:
                 value = normalize_phone(raw, region) if kind == PHONE else normalize_email(raw)
             except BadAddress as exc:
                 errors[f"{field}[{index}]"] = [str(exc)]
+                rules[f"{field}[{index}]"] = (exc.rule, dict(exc.params))
                 continue
             if (kind, value) not in pairs:
                 pairs.append((kind, value))
     if errors:
-        raise Invalid("Some phones or emails are not valid.", {"fields": errors})
+        error = Invalid(
+            "Some phones or emails are not valid.", {"fields": errors}, rule="addresses.invalid"
+        )
+        error.field_rules.update(rules)
+        raise error
     return pairs
 
 
@@ -99,6 +105,7 @@ def _set_identities(session: Session, contact: Contact, pairs: list[tuple[str, s
                     {"kind": k, "value": v, "contact_id": cid} for (k, v), cid in taken.items()
                 ]
             },
+            rule="contact.address_taken",
         )
     keep = [i for i in contact.identities if (i.kind, i.value) in pairs]
     if len(keep) != len(contact.identities):
@@ -121,6 +128,8 @@ def _apply(session: Session, contact: Contact, data: Mapping[str, Any], region: 
             raise Conflict(
                 f"Another contact has external_ref {ref!r}.",
                 {"field": "external_ref", "existing_id": owner},
+                rule="contact.ref_taken",
+                ref=ref,
             )
         contact.external_ref = ref
     for field in ("company", "notes"):
@@ -151,7 +160,11 @@ def get_contact(session: Session, actor: Actor, contact_id: int) -> Contact:
         select(Contact).where(Contact.id == contact_id, visible_contacts(actor))
     )
     if contact is None:
-        raise NotFound(f"Contact {contact_id} does not exist.", {"contact_id": contact_id})
+        raise NotFound(
+            f"Contact {contact_id} does not exist.",
+            {"contact_id": contact_id},
+            rule="contact.not_found",
+        )
     return contact
 
 
@@ -252,7 +265,9 @@ def _target(session: Session, actor: Actor, cartera_id: int | None) -> Any:
     try:
         return get_cartera(session, actor, cartera_id)
     except NotFound:
-        raise Invalid.field("cartera_id", f"no such cartera: {cartera_id}") from None
+        raise Invalid.field(
+            "cartera_id", f"no such cartera: {cartera_id}", "cartera.not_found"
+        ) from None
 
 
 def update_contact(

@@ -1,4 +1,11 @@
-"""Errors the domain raises; the edges map each to one HTTP status and one JSON error body."""
+"""Errors the domain raises; the edges map each to one HTTP status and one JSON error body.
+
+Each error names the rule it enforces (``rule``, a stable dotted code such as
+``cartera.name_taken``) and its parameters (``params``): the API answers them with its
+English message, and the pages say the rule in Spanish (service/ui/messages.py) instead of
+showing the English sentence. Field errors carry one rule per field the same way
+(``field_rules``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +14,27 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """Base of every rule violation. ``code`` is the stable machine-readable name."""
+    """Base of every rule violation. ``code`` is the stable machine-readable kind (the
+    HTTP-level one); ``rule`` the stable name of the rule broken, ``params`` its values."""
 
     code = "error"
 
-    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        /,
+        *,
+        rule: str | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = dict(details or {})
+        self.rule = rule or self.code
+        self.params = params
+        # one (rule, params) per bad field, for errors about fields
+        self.field_rules: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 class Invalid(DomainError):
@@ -23,8 +43,13 @@ class Invalid(DomainError):
     code = "validation_error"
 
     @classmethod
-    def field(cls, name: str, message: str) -> Invalid:
-        return cls(f"{name}: {message}", {"fields": {name: [message]}})
+    def field(cls, name: str, message: str, rule: str | None = None, /, **params: Any) -> Invalid:
+        """One bad field: *message* in English for the API, *rule* and *params* for the
+        pages (``field_rules[name]``)."""
+        error = cls(f"{name}: {message}", {"fields": {name: [message]}}, rule=rule, **params)
+        if rule is not None:
+            error.field_rules[name] = (rule, params)
+        return error
 
 
 class NotFound(DomainError):

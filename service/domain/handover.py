@@ -51,13 +51,15 @@ def plan(
     target: Agent | None = None
     if to_agent_id is not None:
         if to_agent_id == agent_id:
-            raise Invalid.field("to_agent_id", "hand over to someone else")
+            raise Invalid.field("to_agent_id", "hand over to someone else", "handover.same_agent")
         try:
             target = get_agent(session, to_agent_id)
         except NotFound:
-            raise Invalid.field("to_agent_id", f"no such agent: {to_agent_id}") from None
+            raise Invalid.field(
+                "to_agent_id", f"no such agent: {to_agent_id}", "agent.not_found"
+            ) from None
         if not target.active:
-            raise Invalid.field("to_agent_id", "the agent is inactive")
+            raise Invalid.field("to_agent_id", "the agent is inactive", "agent.inactive")
     owned = list(
         session.scalars(
             select(Cartera).where(Cartera.agent_id == agent.id).order_by(Cartera.name_key)
@@ -76,10 +78,15 @@ def plan(
             if target is None
             else "belongs to a team the new owner is not in"
         )
-        raise Invalid(
+        rule = "handover.no_team" if target is None else "handover.outside_team"
+        error = Invalid(
             f"to_agent_id: each of these carteras {why}: {', '.join(problems)}",
             {"fields": {"to_agent_id": [why]}, "carteras": problems},
+            rule=rule,
+            carteras=", ".join(problems),
         )
+        error.field_rules["to_agent_id"] = (rule, {"carteras": ", ".join(problems)})
+        raise error
     conversations = (
         list(
             session.scalars(

@@ -23,7 +23,11 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 
 class BadAddress(ValueError):
-    """The text is not a usable phone number or email address."""
+    """The text is not a usable phone number or email address; ``rule`` names which."""
+
+    def __init__(self, message: str, rule: str = "address.invalid", **params: object) -> None:
+        super().__init__(message)
+        self.rule, self.params = rule, params
 
 
 def _mexico_legacy_mobile(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
@@ -54,13 +58,13 @@ def normalize_phone(raw: str, region: str) -> str:
     """
     text = raw.strip()
     if not text:
-        raise BadAddress("is empty")
+        raise BadAddress("is empty", "field.empty")
     number = _parse(text, region)
     digits = _DIGITS.sub("", text)
     if number is None and not text.startswith("+") and len(digits) >= 8:
         number = _parse("+" + digits.removeprefix("00"), region)
     if number is None:
-        raise BadAddress(f"{raw!r} is not a valid phone number")
+        raise BadAddress(f"{raw!r} is not a valid phone number", "phone.invalid", value=raw)
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -85,7 +89,9 @@ def normalize_email(raw: str) -> str:
     try:
         info = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
-        raise BadAddress(f"{raw!r} is not a valid email address: {exc}") from None
+        raise BadAddress(
+            f"{raw!r} is not a valid email address: {exc}", "email.invalid", value=raw
+        ) from None
     return info.normalized.lower()
 
 

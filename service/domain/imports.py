@@ -74,7 +74,9 @@ Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one thi
 class RowError:
     row: int
     field: str | None
-    message: str
+    message: str  # English, for the API
+    rule: str = "row.invalid"  # what the pages say in Spanish (service/ui/messages.py)
+    params: dict[str, Any] | None = None
 
 
 @dataclass
@@ -135,10 +137,13 @@ class _State:
 
 
 class _Reject(Exception):
-    def __init__(self, field: str | None, message: str) -> None:
+    def __init__(
+        self, field: str | None, message: str, rule: str = "row.invalid", **params: Any
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.rule, self.params = rule, params
 
 
 def _decode(data: bytes) -> str:
@@ -198,9 +203,9 @@ def _unescape(value: str) -> str:
 def _parse(line: int, row: dict[str, str], region: str) -> _Row:
     name = " ".join(_unescape(row.get("name", "")).split())
     if not name:
-        raise _Reject("name", "name is empty")
+        raise _Reject("name", "name is empty", "field.empty")
     if len(name) > 200:
-        raise _Reject("name", "name is longer than 200 characters")
+        raise _Reject("name", "name is longer than 200 characters", "field.too_long", max=200)
     pairs: list[tuple[str, str]] = []
     for kind, column in ((PHONE, "phones"), (EMAIL, "emails")):
         for raw in _unescape(row.get(column, "")).split(";"):
@@ -209,7 +214,7 @@ def _parse(line: int, row: dict[str, str], region: str) -> _Row:
             try:
                 value = normalize_phone(raw, region) if kind == PHONE else normalize_email(raw)
             except BadAddress as exc:
-                raise _Reject(column, str(exc)) from None
+                raise _Reject(column, str(exc), exc.rule, **exc.params) from None
             if (kind, value) not in pairs:
                 pairs.append((kind, value))
     return _Row(
@@ -309,19 +314,33 @@ class _Importer:
         if row.cartera is not None:
             found = self.carteras.get(name_key(row.cartera))
             if found is None:
-                raise _Reject("cartera", f"no cartera named {row.cartera!r}")
+                raise _Reject(
+                    "cartera",
+                    f"no cartera named {row.cartera!r}",
+                    "cartera.unknown_name",
+                    name=row.cartera,
+                )
             target = found[0]
         region_id: int | None = None
         if row.region is not None:
             found_region = self.regions.get(name_key(row.region))
             if found_region is None:
-                raise _Reject("region", f"no region named {row.region!r}")
+                raise _Reject(
+                    "region",
+                    f"no region named {row.region!r}",
+                    "region.unknown_name",
+                    name=row.region,
+                )
             region_id = found_region
         matches = {self.by_pair[p] for p in row.pairs if p in self.by_pair}
         if row.ref in self.by_ref:
             matches.add(self.by_ref[row.ref or ""])
         if len(matches) > 1:
-            raise _Reject(None, "its phones, emails and external_ref belong to different contacts")
+            raise _Reject(
+                None,
+                "its phones, emails and external_ref belong to different contacts",
+                "row.several_contacts",
+            )
         if not matches:
             key: Key = ("new", len(self.new_keys))
             self.new_keys.append(key)
@@ -358,10 +377,19 @@ class _Importer:
                 "it matches a contact of a cartera you do not hold",
             )
         if row.ref and st.ref and row.ref != st.ref:
-            raise _Reject("external_ref", f"the matching contact has external_ref {st.ref!r}")
+            raise _Reject(
+                "external_ref",
+                f"the matching contact has external_ref {st.ref!r}",
+                "row.other_ref",
+                ref=st.ref,
+            )
         moved = target is not None and st.cartera_id is not None and target != st.cartera_id
         if moved and not self.move:
-            raise _Reject("cartera", "the contact is in another cartera (import with move)")
+            raise _Reject(
+                "cartera",
+                "the contact is in another cartera (import with move)",
+                "row.in_other_cartera",
+            )
         changed = False
         if isinstance(key, int) and row.name != st.name:
             first = self.renames.get(key)
@@ -465,7 +493,7 @@ def import_contacts(
         try:
             parsed.append(_parse(line, raw, region))
         except _Reject as exc:
-            report.errors.append(RowError(line, exc.field, exc.message))
+            report.errors.append(RowError(line, exc.field, exc.message, exc.rule, exc.params))
         if progress is not None:
             progress(1)
     importer.preload(parsed)
@@ -473,7 +501,7 @@ def import_contacts(
         try:
             importer.apply(row)
         except _Reject as exc:
-            report.errors.append(RowError(row.line, exc.field, exc.message))
+            report.errors.append(RowError(row.line, exc.field, exc.message, exc.rule, exc.params))
     report.rejected = len(report.errors)
     report.errors.sort(key=lambda e: e.row)
     ids = importer.write()

@@ -48,6 +48,7 @@ def _in_other(session: Session, contacts: list[Contact]) -> Conflict:
     return Conflict(
         'Some contacts already belong to another cartera; send "move": true to move them.',
         {"contacts": _conflict_detail(session, contacts)},
+        rule="membership.in_other",
     )
 
 
@@ -85,6 +86,7 @@ def assign(
         raise Conflict(
             "The contact's cartera was changed by another request; reload and try again.",
             {"contacts": _conflict_detail(session, [contact])},
+            rule="membership.raced",
         )
     session.expire(contact, ["cartera_id", "cartera", "updated_at"])
     change: Change = "added" if old is None else ("removed" if target is None else "moved")
@@ -136,7 +138,9 @@ def add_contacts(
     cartera = get_cartera(session, actor, cartera_id)
     wanted = list(dict.fromkeys(contact_ids))
     if not wanted:
-        raise Invalid.field("contact_ids", "must list at least one contact id")
+        raise Invalid.field(
+            "contact_ids", "must list at least one contact id", "membership.none_chosen"
+        )
     contacts = list(
         session.scalars(
             select(Contact)
@@ -177,6 +181,7 @@ def remove_contact(session: Session, actor: Actor, cartera_id: int, contact_id: 
         raise NotFound(
             f"Contact {contact_id} is not in cartera {cartera_id}.",
             {"contact_id": contact_id, "cartera_id": cartera_id},
+            rule="membership.not_member",
         )
     assign(session, actor, contact, None, move=True)
 
@@ -227,7 +232,9 @@ def undo(
     )
     if not wanted or len(events) != len(wanted) or actor.user_id is None:
         raise NotFound(
-            "Nothing to undo: the change is not yours or is too old.", {"event_ids": wanted}
+            "Nothing to undo: the change is not yours or is too old.",
+            {"event_ids": wanted},
+            rule="undo.expired",
         )
     for event in events:
         contact_id = int((event.after or {}).get("contact_id") or 0)
@@ -239,6 +246,7 @@ def undo(
             raise Conflict(
                 "The contact changed cartera since; undoing would overwrite that change.",
                 {"event_id": event.id, "contact_id": contact_id},
+                rule="undo.changed_since",
             )
         back_to = (event.before or {}).get("cartera_id")
         target = get_cartera(session, actor, back_to) if back_to is not None else None

@@ -11,9 +11,11 @@ def clean_name(value: str, field: str = "name", max_length: int = 120) -> str:
     """Collapse inner white space and strip; :raise Invalid: empty or too long."""
     text = " ".join(value.split())
     if not text:
-        raise Invalid.field(field, "must not be empty")
+        raise Invalid.field(field, "must not be empty", "field.empty")
     if len(text) > max_length:
-        raise Invalid.field(field, f"must be at most {max_length} characters")
+        raise Invalid.field(
+            field, f"must be at most {max_length} characters", "field.too_long", max=max_length
+        )
     return text
 
 

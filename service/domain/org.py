@@ -49,7 +49,9 @@ def get_team(session: Session, team_id: int) -> Team:
     """:raise NotFound: no such team."""
     team = session.get(Team, team_id)
     if team is None:
-        raise NotFound(f"Team {team_id} does not exist.", {"team_id": team_id})
+        raise NotFound(
+            f"Team {team_id} does not exist.", {"team_id": team_id}, rule="team.not_found"
+        )
     return team
 
 
@@ -57,7 +59,9 @@ def get_agent(session: Session, agent_id: int) -> Agent:
     """:raise NotFound: no such agent."""
     agent = session.get(Agent, agent_id)
     if agent is None:
-        raise NotFound(f"Agent {agent_id} does not exist.", {"agent_id": agent_id})
+        raise NotFound(
+            f"Agent {agent_id} does not exist.", {"agent_id": agent_id}, rule="agent.not_found"
+        )
     return agent
 
 
@@ -102,7 +106,10 @@ def _check_unique(
         found = session.scalar(select(model.id).where(column == value))
     if found is not None and found != own_id:
         raise Conflict(
-            f"Another record already has this {field}.", {"field": field, "existing_id": found}
+            f"Another record already has this {field}.",
+            {"field": field, "existing_id": found},
+            rule=f"{model.__name__.lower()}.{field}_taken",
+            value=value,
         )
 
 
@@ -153,6 +160,8 @@ def delete_team(session: Session, actor: Actor, team_id: int) -> None:
         raise Conflict(
             "The team still owns carteras; reassign them to another team first.",
             {"cartera_ids": owned},
+            rule="team.owns_carteras",
+            count=len(owned),
         )
     before = team_snapshot(team)
     session.delete(team)
@@ -165,9 +174,13 @@ def _teams(session: Session, team_ids: Iterable[int]) -> list[Team]:
     teams = list(session.scalars(select(Team).where(Team.id.in_(wanted)).order_by(Team.id)))
     missing = sorted(set(wanted) - {t.id for t in teams})
     if missing:
-        raise Invalid(
-            f"team_ids: unknown teams {missing}", {"fields": {"team_ids": [f"unknown {missing}"]}}
+        error = Invalid(
+            f"team_ids: unknown teams {missing}",
+            {"fields": {"team_ids": [f"unknown {missing}"]}},
+            rule="team.not_found",
         )
+        error.field_rules["team_ids"] = ("team.not_found", {})
+        raise error
     return teams
 
 
@@ -179,7 +192,7 @@ def _apply_agent(session: Session, agent: Agent, data: Mapping[str, Any]) -> Non
         try:
             agent.email = normalize_email(raw) if raw else None
         except BadAddress as exc:
-            raise Invalid.field("email", str(exc)) from None
+            raise Invalid.field("email", str(exc), exc.rule, **exc.params) from None
         _check_unique(session, Agent, Agent.email, agent.email, agent.id, "email")
     for field in ("rocketchat_user_id", "rocketchat_username"):
         if field in data:
@@ -238,13 +251,17 @@ def update_agent(session: Session, actor: Actor, agent_id: int, data: Mapping[st
             )
         )
         if stranded:
-            raise Invalid(
+            error = Invalid(
                 "team_ids: the agent owns carteras of a team it would leave.",
                 {
                     "fields": {"team_ids": ["would leave the team of owned carteras"]},
                     "cartera_ids": stranded,
                 },
+                rule="agent.would_strand",
+                count=len(stranded),
             )
+            error.field_rules["team_ids"] = ("agent.would_strand", {"count": len(stranded)})
+            raise error
     after = agent_snapshot(agent)
     # A change of ``active`` is its own event (activated/deactivated), as for carteras.
     audit.record_changes(
@@ -285,12 +302,16 @@ def delete_agent(session: Session, actor: Actor, agent_id: int) -> None:
         raise Conflict(
             "The agent still owns carteras; reassign them or set the agent inactive instead.",
             {"cartera_ids": owned},
+            rule="agent.owns_carteras",
+            count=len(owned),
         )
     users = list(session.scalars(select(User.id).where(User.agent_id == agent.id)))
     if users:
         raise Conflict(
             "The agent has user accounts; set the agent inactive instead of deleting it.",
             {"user_ids": users},
+            rule="agent.has_users",
+            count=len(users),
         )
     before = agent_snapshot(agent)
     session.delete(agent)

@@ -44,7 +44,7 @@ def period_range(period: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, da
         first = local.replace(month=1, day=1)
         after = first.replace(year=first.year + 1)
     else:
-        raise Invalid.field("period", f"must be one of {', '.join(PERIODS)}")
+        raise Invalid.field("period", f"must be one of {', '.join(PERIODS)}", "period.unknown")
     return _start_of(first, tz), _start_of(after, tz)
 
 
@@ -56,7 +56,7 @@ def dates_range(
     :raise Invalid: *end* is before *start*.
     """
     if start and end and end < start:
-        raise Invalid.field("to", "must not be before 'from'")
+        raise Invalid.field("to", "must not be before 'from'", "period.reversed")
     return (
         _start_of(start, tz) if start else None,
         # the day after 9999-12-31 does not exist: no upper bound then

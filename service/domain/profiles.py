@@ -66,10 +66,15 @@ def _email(session: Session, user: User, raw: str | None) -> str | None:
     try:
         address = normalize_email(raw)
     except BadAddress as exc:
-        raise Invalid.field("email", str(exc)) from None
+        raise Invalid.field("email", str(exc), exc.rule, **exc.params) from None
     taken = session.scalar(select(User.id).where(func.lower(User.email) == address))
     if taken is not None and taken != user.id:
-        raise Conflict(f"A user with email {address} already exists.", {"field": "email"})
+        raise Conflict(
+            f"A user with email {address} already exists.",
+            {"field": "email"},
+            rule="user.email_taken",
+            email=address,
+        )
     return address
 
 
@@ -84,7 +89,9 @@ def update_user(session: Session, actor: Actor, user_id: int, data: Mapping[str,
     if user.id == actor.user_id and (
         data.get("active") is False or data.get("role", "admin") != "admin"
     ):
-        raise Invalid.field("role", "an admin cannot deactivate or demote itself")
+        raise Invalid.field(
+            "role", "an admin cannot deactivate or demote itself", "user.self_lockout"
+        )
     before = _snapshot(user)
     with session.no_autoflush:
         if "name" in data:
@@ -121,7 +128,7 @@ def delete_user(session: Session, actor: Actor, user_id: int) -> None:
     """
     user = get_user(session, actor, user_id)
     if user.id == actor.user_id:
-        raise Invalid.field("user_id", "an admin cannot delete itself")
+        raise Invalid.field("user_id", "an admin cannot delete itself", "user.self_delete")
     before = {**_snapshot(user), **users.access_of(user)}
     session.delete(user)
     session.flush()

@@ -38,7 +38,9 @@ def get_region(session: Session, region_id: int) -> Region:
     """:raise NotFound: no such region."""
     region = session.get(Region, region_id)
     if region is None:
-        raise NotFound(f"Region {region_id} does not exist.", {"region_id": region_id})
+        raise NotFound(
+            f"Region {region_id} does not exist.", {"region_id": region_id}, rule="region.not_found"
+        )
     return region
 
 
@@ -70,7 +72,7 @@ def ids_within(session: Session, region_id: int) -> list[int]:
     :raise Invalid: no such region (the caller's ``region_id`` filter names it).
     """
     if session.get(Region, region_id) is None:
-        raise Invalid.field("region_id", f"no such region: {region_id}")
+        raise Invalid.field("region_id", f"no such region: {region_id}", "region.not_found")
     children = session.scalars(select(Region.id).where(Region.parent_id == region_id))
     return [region_id, *children]
 
@@ -103,11 +105,12 @@ def resolve(session: Session, field: str, value: Any) -> int | None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
         if session.get(Region, value) is None:
-            raise Invalid.field(field, f"no such region: {value}")
+            raise Invalid.field(field, f"no such region: {value}", "region.not_found")
         return value
     found = find_by_name(session, str(value))
     if found is None:
-        raise Invalid.field(field, f"no region named {str(value).strip()!r}")
+        name = str(value).strip()
+        raise Invalid.field(field, f"no region named {name!r}", "region.unknown_name", name=name)
     return found.id
 
 
@@ -121,24 +124,32 @@ def _apply(session: Session, region: Region, data: Mapping[str, Any]) -> None:
             raise Conflict(
                 f"A region named {region.name!r} already exists (names ignore case).",
                 {"field": "name", "existing_id": taken},
+                rule="region.name_taken",
+                name=region.name,
             )
     if "parent_id" in data:
         parent_id = data["parent_id"]
         if parent_id is not None:
             parent = session.get(Region, parent_id)
             if parent is None:
-                raise Invalid.field("parent_id", f"no such region: {parent_id}")
+                raise Invalid.field("parent_id", f"no such region: {parent_id}", "region.not_found")
             if parent.id == region.id:
-                raise Invalid.field("parent_id", "a region cannot contain itself")
+                raise Invalid.field(
+                    "parent_id", "a region cannot contain itself", "region.parent_itself"
+                )
             if parent.parent_id is not None:
                 raise Invalid.field(
-                    "parent_id", "a macroregion cannot belong to another macroregion"
+                    "parent_id",
+                    "a macroregion cannot belong to another macroregion",
+                    "region.parent_nested",
                 )
             if region.id is not None and session.scalar(
                 select(Region.id).where(Region.parent_id == region.id).limit(1)
             ):
                 raise Invalid.field(
-                    "parent_id", "this region is a macroregion: it cannot belong to another"
+                    "parent_id",
+                    "this region is a macroregion: it cannot belong to another",
+                    "region.is_macroregion",
                 )
         region.parent_id = parent_id
         region.parent = session.get(Region, parent_id) if parent_id is not None else None
@@ -197,6 +208,8 @@ def delete_region(session: Session, actor: Actor, region_id: int) -> None:
         raise Conflict(
             "The region is still in use; move its carteras, contacts and regions first.",
             {"region_id": region_id, **in_use},
+            rule="region.in_use",
+            **in_use,
         )
     before = snapshot(region)
     session.delete(region)

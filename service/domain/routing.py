@@ -100,13 +100,22 @@ def validate_hours(hours: dict[str, Any] | None) -> dict[str, Any] | None:
     try:
         ZoneInfo(str(zone))
     except (ZoneInfoNotFoundError, ValueError):
-        raise Invalid.field("business_hours", f"unknown time zone {zone!r}") from None
+        raise Invalid.field(
+            "business_hours", f"unknown time zone {zone!r}", "hours.zone", zone=zone
+        ) from None
     weekly = hours.get("weekly")
     if not isinstance(weekly, dict):
-        raise Invalid.field("business_hours", "needs a 'weekly' object of day -> ranges")
+        raise Invalid.field(
+            "business_hours", "needs a 'weekly' object of day -> ranges", "hours.weekly"
+        )
     for day, ranges in weekly.items():
         if day not in DAYS:
-            raise Invalid.field("business_hours", f"unknown day {day!r} (use {', '.join(DAYS)})")
+            raise Invalid.field(
+                "business_hours",
+                f"unknown day {day!r} (use {', '.join(DAYS)})",
+                "hours.day",
+                day=day,
+            )
         for pair in ranges if isinstance(ranges, list) else [None]:
             if (
                 not isinstance(pair, list)
@@ -114,7 +123,12 @@ def validate_hours(hours: dict[str, Any] | None) -> dict[str, Any] | None:
                 or not all(isinstance(t, str) and _HHMM.match(t) for t in pair)
                 or pair[0] >= pair[1]
             ):
-                raise Invalid.field("business_hours", f"{day}: ranges look like ['09:00', '18:00']")
+                raise Invalid.field(
+                    "business_hours",
+                    f"{day}: ranges look like ['09:00', '18:00']",
+                    "hours.range",
+                    day=day,
+                )
     return {"timezone": zone, "weekly": weekly}
 
 

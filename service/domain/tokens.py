@@ -52,7 +52,7 @@ def issue_token(
     name = clean_name(name)
     check_role(session, role, agent_id)
     if agent_id is not None and not get_agent(session, agent_id).active:
-        raise Invalid.field("agent_id", f"the agent {agent_id} is inactive")
+        raise Invalid.field("agent_id", f"the agent {agent_id} is inactive", "agent.inactive")
     user = User(name=name, role=role, agent_id=agent_id, active=True)
     grant(user, all_carteras, [])
     session.add(user)
@@ -127,6 +127,7 @@ def token_of(session: Session, actor: Actor, user_id: int, token_id: int) -> Api
         raise NotFound(
             f"Token {token_id} of user {user_id} does not exist.",
             {"token_id": token_id, "user_id": user_id},
+            rule="token.not_found",
         )
     return token
 
@@ -141,7 +142,9 @@ def revoke_token(session: Session, actor: Actor, token_id: int) -> ApiToken:
     require_admin(actor)
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"Token {token_id} does not exist.", {"token_id": token_id})
+        raise NotFound(
+            f"Token {token_id} does not exist.", {"token_id": token_id}, rule="token.not_found"
+        )
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         end_sessions(token.user)

@@ -54,17 +54,19 @@ def check_role(session: Session, role: str, agent_id: int | None) -> None:
     :raise Invalid: naming the field.
     """
     if role not in ROLES:
-        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}")
+        raise Invalid.field("role", f"must be one of {', '.join(ROLES)}", "user.role")
     if role != "agent":
         if agent_id is not None:
-            raise Invalid.field("agent_id", "only the agent role is tied to an agent")
+            raise Invalid.field(
+                "agent_id", "only the agent role is tied to an agent", "user.agent_for_role"
+            )
         return
     if agent_id is None:
-        raise Invalid.field("agent_id", "the agent role needs --agent-id")
+        raise Invalid.field("agent_id", "the agent role needs --agent-id", "user.agent_required")
     try:
         get_agent(session, agent_id)
     except NotFound:
-        raise Invalid.field("agent_id", f"no such agent: {agent_id}") from None
+        raise Invalid.field("agent_id", f"no such agent: {agent_id}", "agent.not_found") from None
 
 
 def create_user(
@@ -89,12 +91,22 @@ def create_user(
     try:
         address = normalize_email(email)
     except BadAddress as exc:
-        raise Invalid.field("email", str(exc)) from None
+        raise Invalid.field("email", str(exc), exc.rule, **exc.params) from None
     check_role(session, role, agent_id)
     if password is not None and len(password) < MIN_PASSWORD:
-        raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
+        raise Invalid.field(
+            "password",
+            f"must have at least {MIN_PASSWORD} characters",
+            "user.password_short",
+            min=MIN_PASSWORD,
+        )
     if session.scalar(select(User.id).where(func.lower(User.email) == address)) is not None:
-        raise Conflict(f"A user with email {address} already exists.", {"field": "email"})
+        raise Conflict(
+            f"A user with email {address} already exists.",
+            {"field": "email"},
+            rule="user.email_taken",
+            email=address,
+        )
     user = User(
         email=address,
         name=clean_name(name),
@@ -125,7 +137,7 @@ def _carteras(session: Session, cartera_ids: Iterable[int]) -> list[Cartera]:
     found = list(session.scalars(select(Cartera).where(Cartera.id.in_(wanted)))) if wanted else []
     missing = sorted(set(wanted) - {c.id for c in found})
     if missing:
-        raise Invalid.field("cartera_ids", f"no such carteras: {missing}")
+        raise Invalid.field("cartera_ids", f"no such carteras: {missing}", "cartera.not_found")
     return found
 
 
@@ -274,7 +286,9 @@ def get_user(session: Session, user_id: int) -> User:
     """:raise NotFound: no such user."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"User {user_id} does not exist.", {"user_id": user_id})
+        raise NotFound(
+            f"User {user_id} does not exist.", {"user_id": user_id}, rule="user.not_found"
+        )
     return user
 
 
@@ -297,7 +311,12 @@ def set_password(session: Session, actor: Actor, user_id: int, password: str) ->
     require_admin(actor)
     user = get_user(session, user_id)
     if len(password) < MIN_PASSWORD:
-        raise Invalid.field("password", f"must have at least {MIN_PASSWORD} characters")
+        raise Invalid.field(
+            "password",
+            f"must have at least {MIN_PASSWORD} characters",
+            "user.password_short",
+            min=MIN_PASSWORD,
+        )
     user.password_hash = hash_password(password)
     end_sessions(user)
     session.flush()

@@ -77,8 +77,10 @@ def _globals() -> dict[str, Any]:
 @bp.errorhandler(DomainError)
 def _domain_error(error: DomainError) -> tuple[str, int]:
     db.session.rollback()
+    from service.ui.messages import explain
+
     status = 404 if isinstance(error, NotFound) else 403 if isinstance(error, Forbidden) else 400
-    return render_template("error.html", status=status, message=error.message), status
+    return render_template("error.html", status=status, message=explain(error)), status
 
 
 @bp.errorhandler(HTTPException)

@@ -14,7 +14,7 @@ from service.domain.errors import Conflict, Invalid
 from service.domain.pagination import MAX_PAGE
 from service.extensions import db
 from service.models import Region
-from service.ui import bp
+from service.ui import bp, messages
 from service.ui.auth import me
 from service.ui.forms import ICONS, ActionForm, CarteraForm
 
@@ -36,16 +36,19 @@ def page_number() -> int:
 
 
 def apply_errors(form: Any, error: Invalid) -> None:
-    """Put the domain's field errors next to the fields of the form."""
-    fields = error.details.get("fields") or {}
+    """Put the domain's field errors next to the fields of the form, in words (the rule
+    each one breaks, service/ui/messages.py), never the API's English."""
+    fields = messages.field_messages(error) or {
+        name: [messages.explain(error)] for name in (error.details.get("fields") or {})
+    }
     placed = False
-    for name, messages in fields.items():
+    for name, texts in fields.items():
         field = getattr(form, name.split("[")[0], None)
         if field is not None:
-            field.errors = [*field.errors, *messages]
+            field.errors = [*field.errors, *texts]
             placed = True
     if not placed:
-        flash(error.message, "error")
+        flash(messages.explain(error), "error")
 
 
 @bp.get("/carteras", endpoint="carteras")
@@ -130,7 +133,7 @@ def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
         return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
     except Conflict as error:
         db.session.rollback()
-        form.name.errors.append(error.message)
+        form.name.errors.append(messages.explain(error))
         return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
     flash(_("Cartera guardada."))
     return redirect(url_for("ui.carteras"))

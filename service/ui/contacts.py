@@ -36,7 +36,7 @@ from service.domain.errors import Conflict, Invalid
 from service.domain.identity import EMAIL, PHONE, display_phone
 from service.extensions import db
 from service.models import Agent
-from service.ui import bp
+from service.ui import bp, messages
 from service.ui.auth import me
 from service.ui.carteras import (
     PER_PAGE,
@@ -350,6 +350,7 @@ def contacts_import() -> str:
         confirm=confirm,
         columns=imports.SPANISH,
         saved=False,
+        say=messages.say,
     )
 
 
@@ -403,6 +404,7 @@ def contacts_import_confirm() -> str | BaseResponse:
         confirm=None,
         columns=imports.SPANISH,
         saved=True,
+        say=messages.say,
     )
 
 

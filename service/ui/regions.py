@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -13,9 +12,9 @@ from service.domain import regions
 from service.domain.errors import Conflict, Invalid
 from service.extensions import db
 from service.models import Region
-from service.ui import bp
+from service.ui import bp, messages
 from service.ui.auth import me
-from service.ui.carteras import managers_only
+from service.ui.carteras import apply_errors, managers_only
 from service.ui.forms import ActionForm, RegionForm
 
 
@@ -32,18 +31,6 @@ def _parent_choices(form: RegionForm, own_id: int | None) -> None:
     ]
 
 
-# The domain's rules in the words of the page (the API keeps its English for integrators).
-_PARENT_ERRORS = {
-    "a region cannot contain itself": _l("Una región no puede contenerse a sí misma."),
-    "a macroregion cannot belong to another macroregion": _l(
-        "Elija una región principal: una región que ya pertenece a otra no agrupa regiones."
-    ),
-    "this region is a macroregion: it cannot belong to another": _l(
-        "Esta región agrupa otras regiones: no puede pertenecer a otra."
-    ),
-}
-
-
 def _save(form: RegionForm, region_id: int | None) -> str | Response:
     data = {"name": form.name.data, "parent_id": form.parent_id.data}
     try:
@@ -52,21 +39,13 @@ def _save(form: RegionForm, region_id: int | None) -> str | Response:
         else:
             regions.update_region(db.session(), me(), region_id, data)
         db.session.commit()
-    except Conflict:
+    except Conflict as error:
         db.session.rollback()
-        form.name.errors.append(_("Ya existe una región con ese nombre."))
+        form.name.errors.append(messages.explain(error))
         return render_template("regions/form.html", form=form, region_id=region_id)
     except Invalid as error:
         db.session.rollback()
-        fields = error.details.get("fields") or {}
-        for message in fields.get("parent_id", []):
-            form.parent_id.errors.append(
-                str(_PARENT_ERRORS[message])
-                if message in _PARENT_ERRORS
-                else _("Elija una macrorregión de la lista.")
-            )
-        if "name" in fields:
-            form.name.errors.append(_("Escriba un nombre de hasta 80 caracteres."))
+        apply_errors(form, error)
         return render_template("regions/form.html", form=form, region_id=region_id)
     flash(_("Región guardada."))
     return redirect(url_for("ui.regions"))
@@ -122,15 +101,5 @@ def region_delete(region_id: int) -> Response:
         flash(_("Región eliminada."))
     except Conflict as error:
         db.session.rollback()
-        used = error.details
-        flash(
-            _(
-                "La región se usa en %(carteras)s carteras, %(contacts)s contactos y "
-                "%(regions)s regiones; cámbielas de región antes de eliminarla.",
-                carteras=used.get("carteras", 0),
-                contacts=used.get("contacts", 0),
-                regions=used.get("regions", 0),
-            ),
-            "error",
-        )
+        flash(messages.explain(error), "error")
     return redirect(url_for("ui.regions"))

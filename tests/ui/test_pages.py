@@ -110,7 +110,7 @@ def test_cartera_form_shows_errors_next_to_fields(login, make):
         "/carteras/nueva",
         data={"team_id": str(team), "agent_id": "", "name": "PREMIUM", "icon": "x"},
     ).get_data(as_text=True)
-    assert 'id="name-error"' in html and "already exists" in html
+    assert 'id="name-error"' in html and "Ya existe una cartera llamada" in html
 
 
 def test_manage_contacts_add_move_and_remove(login, make):

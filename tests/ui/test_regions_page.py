@@ -38,7 +38,7 @@ def test_a_coordinator_creates_groups_renames_and_deletes_regions(app, login):
     # the same name, ignoring case: a Spanish error next to the field
     again = browser.submit("/regiones/nueva", data={"name": " NORTE "})
     assert again.status_code == 200
-    assert error_of(again.get_data(as_text=True), "name") == "Ya existe una región con ese nombre."
+    assert error_of(again.get_data(as_text=True), "name") == "Ya existe una región llamada «NORTE»."
     with app.app_context():
         norte = db.session.scalar(sa.select(Region.id).where(Region.name == "Norte"))
     # a region of a macroregion cannot group others
