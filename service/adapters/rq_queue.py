@@ -7,7 +7,7 @@ process (adapters/thread_queue.py). ``is_async=False`` (tests) runs each job whe
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -76,6 +76,11 @@ class RQJobQueue:
     ) -> None:
         if not self.is_async:
             return  # in-process: the embedded sweeper runs due work
+        # RQ keeps a scheduled time in whole seconds, cut down (registry.schedule): 12:00:00.7
+        # would be due at 12:00:00.0, and a job that checks its time (the owner fallback)
+        # would run before it and do nothing. Round up to the next whole second instead.
+        if when.microsecond:
+            when = when.replace(microsecond=0) + timedelta(seconds=1)
         q = Queue(queue, connection=self.connection, default_timeout=self.timeout)
         try:
             q.enqueue_at(when, function, *args, job_id=job_id, retry=self.retry)

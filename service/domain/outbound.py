@@ -205,7 +205,7 @@ def reply_of(session: Session, outbound: OutboundMessage) -> Reply:
     )
 
 
-def claim(session: Session, outbound_id: int) -> OutboundMessage | None:
+def claim(session: Session, outbound_id: int, now: datetime) -> OutboundMessage | None:
     """pending|failed -> sending (compare-and-set): a reply goes out once."""
     result = session.execute(
         update(OutboundMessage)
@@ -214,6 +214,7 @@ def claim(session: Session, outbound_id: int) -> OutboundMessage | None:
             status="sending",
             attempts=OutboundMessage.attempts + 1,
             media_served_at=None,  # a new attempt signs a new link, served once
+            updated_at=now,
         )
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]

@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from flask import Flask
 
 from service.domain import intake
+from service.domain.ports import Clock
 from service.extensions import db
-from service.models.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,11 @@ log = logging.getLogger(__name__)
 class Lease:
     """A row's claim, renewed in the background until the job leaves the ``with`` block."""
 
-    def __init__(self, app: Flask, inbox_id: int, attempt: int, seconds: float) -> None:
+    def __init__(
+        self, app: Flask, inbox_id: int, attempt: int, seconds: float, clock: Clock
+    ) -> None:
         self.app = app
+        self.clock = clock
         self.inbox_id = inbox_id
         self.attempt = attempt
         self.every = seconds / 3
@@ -43,7 +46,9 @@ class Lease:
         while not self._stop.wait(self.every):
             try:
                 with self.app.app_context():
-                    kept = intake.renew_lease(db.session(), self.inbox_id, self.attempt, utcnow())
+                    kept = intake.renew_lease(
+                        db.session(), self.inbox_id, self.attempt, self.clock.now()
+                    )
                     db.session.commit()
             except Exception as exc:  # the database is away: the job's own steps will say so
                 if not failing:
@@ -64,10 +69,11 @@ class Lease:
 
 
 @contextmanager
-def held(app: Flask, inbox_id: int, attempt: int, seconds: float) -> Iterator[Lease]:
-    """Renew the claim of *attempt* on row *inbox_id* every ``seconds / 3`` while the block
-    runs (a daemon thread with its own session, so the job's transaction is not touched)."""
-    lease = Lease(app, inbox_id, attempt, seconds)
+def held(app: Flask, inbox_id: int, attempt: int, seconds: float, clock: Clock) -> Iterator[Lease]:
+    """Renew the claim of *attempt* on row *inbox_id* at *clock*'s time every
+    ``seconds / 3`` while the block runs (a daemon thread with its own session, so the job's
+    transaction is not touched)."""
+    lease = Lease(app, inbox_id, attempt, seconds, clock)
     thread = threading.Thread(
         target=lease._renew_until_stopped, daemon=True, name=f"lease-inbox-{inbox_id}"
     )

@@ -24,8 +24,7 @@ from service.domain.ports import (
     Ports,
     WindowClosed,
 )
-from service.extensions import db
-from service.jobs.runtime import current_job_id, job_context, last_attempt, ports, settings
+from service.jobs import runtime
 from service.models import Conversation, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -41,47 +40,61 @@ MEDIA_NOTICES: Final = {
 
 
 def send_reply(outbound_id: int) -> str:
-    with job_context():
-        session = db.session()
-        row = outbound.claim(session, outbound_id)
-        session.commit()
+    """Claim the reply (once), send it, mark it sent. Returns the outcome: sent, rejected
+    (the channel refused it: ``failed`` now, the agent told why), or skipped."""
+    with runtime.run("send_reply", outbound_id=outbound_id) as job:
+        session, wired = job.session, job.ports
+        row = job.claim(lambda s, now: outbound.claim(s, outbound_id, now))
         if row is None:
-            return "skipped"
-        wired = ports()
-        sender = wired.senders.get(outbound.sender_key(row.provider))
-        measured: dict[str, object] = {}
-        try:
-            if sender is None:
-                raise ChannelRejected(f"no sender is configured for {row.provider}")
-            reply = outbound.reply_of(session, row)
-            if templates.window_closed(session, row, wired.clock.now()):
-                # WhatsApp would answer 131047: refuse it here, before fetching any file
-                raise WindowClosed(
-                    "more than 24 hours since the customer's last message: only a template "
-                    "can go (POST /api/outbox/<id>/template)"
-                )
-            with tempfile.TemporaryDirectory(prefix="carteras-media-") as folder:
-                if row.media_ref:
-                    file = _fetch(row, wired, folder, measured)
-                    reply = replace(reply, media=file)
-                    # recorded before the send: the signed link serves only this file
-                    row.media_size, row.media_sha256 = file.size, file.sha256
-                session.commit()  # no transaction stays open through the provider's call
-                provider_id = sender.send(reply)
-        except Exception as exc:
-            return _failed(session, outbound_id, exc, measured, wired)
+            return job.outcome
+        provider = row.provider
+        measured: dict[str, object] = {}  # the file's size and digest, kept even on failure
+
+        def failed(session: Session, exc: Exception, final: bool) -> None:
+            _record_failure(job, session, outbound_id, exc, final, measured)
+
+        # the send's steps only: once the provider took it, nothing may put it back to pending
+        with job.recording_failures(failed):
+            try:
+                provider_id = _send(job, row, measured)
+            except ChannelRejected as exc:
+                # a refusal will not change on retry (131047 included): fail it now, keep it
+                # replayable, tell the agent
+                session.rollback()
+                kept = _record_failure(job, session, outbound_id, exc, True, measured)
+                session.commit()
+                job.log.warning("reply refused", extra={"error": repr(exc)[:300]})
+                if kept is not None:
+                    _notify_agent(session, kept, _error_code(exc), wired)
+                return job.done("rejected", provider=provider)
+        now = job.now()
         row.status, row.provider_message_id = "sent", provider_id
-        row.sent_at, row.last_error, row.error_code = wired.clock.now(), None, None
+        row.sent_at, row.updated_at, row.last_error, row.error_code = now, now, None, None
         session.commit()
-        log.info(
-            "reply sent",
-            extra={
-                "outbound_id": outbound_id,
-                "provider": row.provider,
-                "job_id": current_job_id(),
-            },
+        return job.done("sent", provider=provider)
+
+
+def _send(job: runtime.JobRun, row: OutboundMessage, measured: dict[str, object]) -> str:
+    """Send the claimed reply: its text, its file or its template; the provider's id."""
+    session, wired = job.session, job.ports
+    sender = wired.senders.get(outbound.sender_key(row.provider))
+    if sender is None:
+        raise ChannelRejected(f"no sender is configured for {row.provider}")
+    reply = outbound.reply_of(session, row)
+    if templates.window_closed(session, row, job.now()):
+        # WhatsApp would answer 131047: refuse it here, before fetching any file
+        raise WindowClosed(
+            "more than 24 hours since the customer's last message: only a template "
+            "can go (POST /api/outbox/<id>/template)"
         )
-        return "sent"
+    with tempfile.TemporaryDirectory(prefix="carteras-media-") as folder:
+        if row.media_ref:
+            file = _fetch(row, wired, folder, measured)
+            reply = replace(reply, media=file)
+            # recorded before the send: the signed link serves only this file
+            row.media_size, row.media_sha256 = file.size, file.sha256
+        session.commit()  # no transaction stays open through the provider's call
+        return sender.send(reply)
 
 
 def _fetch(row: OutboundMessage, wired: Ports, folder: str, measured: dict[str, object]) -> Media:
@@ -111,16 +124,16 @@ def _fetch(row: OutboundMessage, wired: Ports, folder: str, measured: dict[str, 
     measured.update(media_size=size, media_sha256=digest.hexdigest())
     url = None
     if row.provider == "twilio":
-        url = _signed_link(row)
+        url = _signed_link(row, wired)
     return Media(name, mime, size, digest.hexdigest(), path=path, url=url)
 
 
-def _signed_link(row: OutboundMessage) -> str:
+def _signed_link(row: OutboundMessage, wired: Ports) -> str:
     """GET /media/<token> of this service: serves this attempt's file once, until it expires."""
-    config = settings()
+    config = runtime.settings()
     if not config.public_base_url:
         raise ChannelRejected("Twilio fetches files from PUBLIC_BASE_URL, which is not set")
-    expires = ports().clock.now() + timedelta(seconds=config.media_link_ttl)
+    expires = wired.clock.now() + timedelta(seconds=config.media_link_ttl)
     token = media.sign_link(current_app.config["SECRET_KEY"], row.id, row.attempts, expires)
     return f"{config.public_base_url.rstrip('/')}/media/{token}"
 
@@ -135,38 +148,25 @@ def _error_code(exc: Exception) -> str:
     return "unavailable"
 
 
-def _failed(
+def _record_failure(
+    job: runtime.JobRun,
     session: Session,
     outbound_id: int,
     exc: Exception,
+    final: bool,
     measured: dict[str, object],
-    wired: Ports,
-) -> str:
-    session.rollback()
+) -> OutboundMessage | None:
+    """Keep the error on the reply: ``pending`` while the queue retries it, ``failed`` (for a
+    replay) after the last try or a refusal."""
     failed = session.get(OutboundMessage, outbound_id)
-    # a refusal will not change on retry (131047 included): fail it now, keep it replayable
-    final = isinstance(exc, ChannelRejected) or last_attempt()
-    code = _error_code(exc)
     if failed is not None:
         failed.status = "failed" if final else "pending"
         failed.last_error = repr(exc)[:2000]
-        failed.error_code = code
+        failed.error_code = _error_code(exc)
+        failed.updated_at = job.now()
         for key, value in measured.items():
             setattr(failed, key, value)
-        session.commit()
-    log.warning(
-        "reply not sent",
-        extra={
-            "outbound_id": outbound_id,
-            "job_id": current_job_id(),
-            "error": type(exc).__name__,
-        },
-    )
-    if final and failed is not None:
-        _notify_agent(session, failed, code, wired)
-    if isinstance(exc, ChannelRejected):
-        return "rejected"
-    raise exc
+    return failed
 
 
 def _notify_agent(session: Session, row: OutboundMessage, code: str, wired: Ports) -> None:

@@ -219,6 +219,10 @@ def _rocketchat_event(
     held = convs.find_by_room(session, room_id)
     if held is None:
         return None
+    # Locked until the commit below, and read again once locked: an owner fallback that claims
+    # the row meanwhile (claim_fallback holds it to its commit) would otherwise lose its trace
+    # events to this write of a trace read before them.
+    session.refresh(held, with_for_update={"of": Conversation})
     row.conversation_id = held.id
     agent = row.payload.get("agent") or row.payload.get("servedBy") or {}
     reply_id = None

@@ -1,13 +1,20 @@
-"""How a job runs inside the app: a fresh app context (so a fresh session) per job."""
+"""How every job runs: one skeleton (:func:`run`) for the inbox, reply, fallback, re-forward
+and presence jobs. A job gets a fresh app context (so a fresh session), the ports, the time
+from their one clock, a logger stamped with its job id and ids, and one line when it ends
+(outcome and duration, or the error). Jobs that work on a row take it with :meth:`JobRun.claim`
+(a compare-and-set, committed at once) and keep their failure on it with
+:meth:`JobRun.recording_failures` (rolled back, recorded, committed, raised again for the
+queue to retry)."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app
 from rq import get_current_job
@@ -16,6 +23,10 @@ from sqlalchemy.orm import Session
 from service.config import Config
 from service.domain.ports import Ports, RunningJob, running_job
 from service.extensions import db
+
+Row = TypeVar("Row")
+# what a job keeps when it fails: (its session, the error, whether the queue retries no more)
+FailureRecord = Callable[[Session, Exception, bool], None]
 
 
 class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -28,34 +39,87 @@ class JobLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 
 @dataclass
 class JobRun:
-    """What a job works with: its session, the ports, its logger, and how it ended."""
+    """What a job works with: its app, session, the ports, its logger, and how it ended."""
 
+    app: Flask
     session: Session
     ports: Ports
     log: JobLog
     outcome: str = "done"
+    extra: dict[str, object] = field(default_factory=dict)  # for the job's closing line
+
+    def now(self) -> datetime:
+        """The time, from the ports' one clock (tests move it)."""
+        return self.ports.clock.now()
+
+    def done(self, outcome: str, **extra: object) -> str:
+        """End with *outcome* (returned), and *extra* on the closing line."""
+        self.outcome = outcome
+        self.extra.update(extra)
+        return outcome
+
+    def claim(self, take: Callable[[Session, datetime], Row | None]) -> Row | None:
+        """Take the job's row with *take* (a compare-and-set at the clock's time) and commit
+        the claim at once; None, and the outcome ``skipped``, when another job holds the row
+        or it needs nothing more."""
+        row = take(self.session, self.now())
+        self.session.commit()
+        if row is None:
+            self.outcome = "skipped"
+        return row
+
+    @contextmanager
+    def recording_failures(self, record: FailureRecord) -> Iterator[None]:
+        """An error raised inside the block: roll back, *record* it on the row (told whether
+        the queue will retry), commit that, and raise it again for the queue."""
+        try:
+            yield
+        except Exception as exc:
+            self.session.rollback()
+            try:
+                record(self.session, exc, last_attempt())
+                self.session.commit()
+            except Exception:  # the database is away too: the sweep finds the row later
+                self.session.rollback()
+                self.log.warning("failure not recorded", exc_info=True)
+            raise
 
 
 @contextmanager
 def run(name: str, *, level: int = logging.INFO, **ids: object) -> Iterator[JobRun]:
     """One job: a fresh app context and session, the ports, a logger stamped with the job id
-    and *ids*, and one line when it ends (its outcome and duration, or the traceback)."""
+    and *ids*, and one line when it ends (its outcome and duration, or the error: a warning
+    when the queue retries it, an error with the traceback after the last attempt)."""
     started = time.perf_counter()
-    with job_context():
+    with job_context() as app:
         job = JobRun(
+            app,
             db.session(),
             ports(),
             JobLog(logging.getLogger(f"carteras.jobs.{name}"), {"job_id": current_job_id(), **ids}),
         )
         try:
             yield job
-        except Exception:
-            job.log.exception(f"{name} failed")
+        except Exception as exc:
+            job.session.rollback()
+            final = last_attempt()
+            job.log.log(
+                logging.ERROR if final else logging.WARNING,
+                f"{name} failed" if final else f"{name} failed; retried",
+                exc_info=final,
+                extra={
+                    "error": repr(exc)[:300],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
             raise
         job.log.log(
             level,
             f"{name} {job.outcome}",
-            extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+            extra={
+                **job.extra,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
         )
 
 

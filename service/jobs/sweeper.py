@@ -17,7 +17,6 @@ from service.extensions import db
 from service.jobs import presence
 from service.jobs.enqueue import enqueue_fallbacks, enqueue_inbox, enqueue_replies
 from service.jobs.runtime import ports, settings
-from service.models.types import utcnow
 
 log = logging.getLogger("carteras.sweeper")
 
@@ -30,8 +29,16 @@ def requeue_stale(
 
     Returns (found, enqueued); the difference stays pending when the queue is down.
     """
+    ids = due_ids(grace, lease)
+    # Nobody holds these rows, so a job still marked as started under their id is dead.
+    return len(ids), enqueue_inbox(ids, replace_started=True)
+
+
+def due_ids(grace: timedelta | None = None, lease: timedelta | None = None) -> list[int]:
+    """The rows nobody works on that should be (what :func:`requeue_stale` enqueues), in
+    order; processing rows whose lease lapsed are put back to pending on the way."""
     config = settings()
-    now, session = utcnow(), db.session()
+    now, session = ports().clock.now(), db.session()
     grace = timedelta(seconds=config.pending_grace) if grace is None else grace
     ids = intake.stale_ids(
         session,
@@ -42,8 +49,7 @@ def requeue_stale(
     # deferred behind an earlier message that went through without handing them on
     ids = sorted({*ids, *ordering.stalled_ids(session, now, grace)})
     db.session.commit()
-    # Nobody holds these rows, so a job still marked as started under their id is dead.
-    return len(ids), enqueue_inbox(ids, replace_started=True)
+    return ids
 
 
 def fallback_overdue() -> int:
@@ -65,7 +71,7 @@ def replay(inbox_ids: Sequence[int] | None = None) -> tuple[int, int]:
     """Put failed rows (these, or all of them) back in the queue: (reset, enqueued)."""
     session = db.session()
     wanted = list(inbox_ids) if inbox_ids is not None else intake.failed_ids(session)
-    ids = intake.reset_for_replay(session, wanted, utcnow())
+    ids = intake.reset_for_replay(session, wanted, ports().clock.now())
     db.session.commit()
     return len(ids), enqueue_inbox(ids)
 
@@ -74,7 +80,7 @@ def skip(inbox_id: int, actor: Actor) -> int | None:
     """Give up on a failed message (audited) and hand on the next message of its thread;
     returns that message's id, if any."""
     session = db.session()
-    row = ordering.skip(session, actor, inbox_id, utcnow())
+    row = ordering.skip(session, actor, inbox_id, ports().clock.now())
     successor = ordering.next_deferred(session, row)
     session.commit()
     if successor is not None:

@@ -4,12 +4,20 @@ queues are empty.
 
 rq's ``Worker.work()`` ends its loop on any error met outside the idle wait (a heartbeat
 while a job runs, registry maintenance, its own teardown), and inside the idle wait it
-retries by itself for ever while keeping a registration and a scheduler process that a Redis
-restart has lost. So :class:`SupervisedWorker` turns a lost connection or a lost registration
-into the end of one ``work()`` run, and :func:`run_worker` then waits for Redis with back-off
-(0.5 s doubling to 10 s; one warning per outage, one info line when it is back) and starts a
-fresh worker: a new name, registered again, with a new scheduler process. A job that fails on
+retries by itself for ever (sleeping a second first) while keeping a registration and a
+scheduler process that a Redis restart has lost. So :class:`SupervisedWorker` turns a lost
+connection (at once, even in the idle wait) or a lost registration into the end of one
+``work()`` run, and :func:`run_worker` then waits for Redis (every 0.25 s for the first 5 s
+of an outage, then doubling to 10 s; one warning per outage, one info line when it is back)
+and starts a fresh worker: a new name, registered again, with a new scheduler process (under
+the same scheduler name, so it takes back its own scheduler lock at once). A job that fails on
 a database outage is retried or failed by RQ like any failing job; the loop never sees it.
+
+rq's scheduler (retries, waits and owner timeouts are scheduled jobs) runs in one worker at a
+time, the holder of a lock that lives a minute; rq's other workers try to take it over only
+every ten minutes. A worker that was SIGKILLed leaves that lock behind, so the workers here
+try again every ``SCHEDULER_CHECK`` seconds, and free at once a lock whose scheduler process,
+on this machine, is gone.
 """
 
 from __future__ import annotations
@@ -31,17 +39,25 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from rq import Worker
-from rq.exceptions import StopRequested
+from rq import Queue, SimpleWorker
+from rq.exceptions import SchedulerNotFound, StopRequested
 from rq.scheduler import ForkProcess, RQScheduler
 from rq.scheduler import run as run_scheduler
+from rq.scripts import release_lock
 
+from service.domain.ports import RunningJob, running_job
 from service.extensions import db
 from service.jobs import sweeper
+from service.jobs.enqueue import inbox_job_id
+from service.jobs.intake import process_inbox
 
 log = logging.getLogger("carteras.worker")
 LOST = (RedisConnectionError, RedisTimeoutError, OSError)
-FIRST_WAIT, LONGEST_WAIT = 0.5, 10.0
+# waiting for Redis: every FIRST_WAIT for the first QUICK_OUTAGE seconds (a restart), then
+# doubling up to LONGEST_WAIT
+FIRST_WAIT, QUICK_OUTAGE, LONGEST_WAIT = 0.25, 5.0, 10.0
+SCHEDULER_CHECK = 15.0  # seconds between tries to take over a scheduler lock nobody renews
+WORKER_TTL = 45  # rq's worker key lifetime; an idle worker wakes every WORKER_TTL - 15 s
 
 
 class RedisLost(Exception):
@@ -60,22 +76,96 @@ class QuietScheduler(RQScheduler):
         process.start()
         return process
 
+    def free_dead_locks(self) -> None:
+        """Release the scheduler locks held by a scheduler process of this machine that is
+        gone (its worker was killed): rq would wait for the lock to expire, and then for its
+        ten-minute maintenance, before another scheduler took over."""
+        host = socket.gethostname()
+        for queue in self._queue_names:
+            key = self.get_locking_key(queue)
+            holder = self.connection.get(key)
+            if holder is None:
+                continue
+            name = holder.decode() if isinstance(holder, bytes) else str(holder)
+            if name == self.name:
+                continue
+            try:
+                other = RQScheduler.fetch(name, self.connection)
+            except SchedulerNotFound:
+                continue
+            dead = other.hostname == host and other.pid and not _alive(other.pid)
+            if dead and release_lock(self.connection, key, name):
+                log.info(
+                    "scheduler lock of a dead worker freed",
+                    extra={"queue": queue, "pid": other.pid},
+                )
+
+    def kill(self) -> None:
+        """End the process now (Redis is gone: it has nothing left to release)."""
+        process = self._process
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process *pid* of this machine still runs (a zombie, killed and not yet reaped
+    by its new parent, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] not in ("Z", "X")
+    except OSError:  # no /proc here: trust the signal
+        return True
+
+
+class LostAwareQueue(Queue):
+    """rq's queue, whose blocking dequeue reports a lost connection at once (rq would log it,
+    sleep a second and try again, for ever)."""
+
+    @classmethod
+    def dequeue_any(cls, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().dequeue_any(*args, **kwargs)
+        except LOST as exc:
+            raise RedisLost(str(exc)) from exc
+
 
 def _run_scheduler(scheduler: RQScheduler) -> None:
     with suppress(*LOST):
         run_scheduler(scheduler)  # type: ignore[no-untyped-call]
 
 
-class SupervisedWorker(Worker):
-    """An RQ worker whose ``work()`` returns, quietly, as soon as Redis is lost."""
+class SupervisedWorker(SimpleWorker):
+    """An RQ worker whose ``work()`` returns, quietly, as soon as Redis is lost.
+
+    It runs each job in its own process (rq's ``SimpleWorker``), not in a forked work-horse:
+    a fork per job also meant a new PostgreSQL backend and new Rocket.Chat connections per
+    job, most of a short job's cost. A job is isolated by its app context (a fresh session)
+    and bounded by its timeout (``SIGALRM`` in this, the main, thread); a worker killed
+    mid-job loses that job as before, and the row's lease brings it back."""
 
     def __init__(
-        self, *args: Any, stopping: threading.Event, quiet: QuietOnOutage, **kwargs: Any
+        self,
+        *args: Any,
+        stopping: threading.Event,
+        quiet: QuietOnOutage,
+        scheduler_name: str | None = None,
+        **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("queue_class", LostAwareQueue)
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
         super().__init__(*args, **kwargs)
         self.stopping = stopping
         self.quiet = quiet
         self.redis_lost = False
+        self.scheduler_name = scheduler_name
+        self.scheduler_checked = time.monotonic()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is not None:  # part of rq's own pipeline (job heartbeats, teardown)
@@ -101,6 +191,23 @@ class SupervisedWorker(Worker):
         if not registered:
             self.redis_lost = True
             raise RedisLost("Redis no longer knows this worker (restarted empty?)")
+        self._take_over_scheduler()
+
+    def _take_over_scheduler(self) -> None:
+        """Every SCHEDULER_CHECK seconds, when no scheduler runs here: take the scheduler
+        locks over if nobody renews them (rq's own workers try every ten minutes)."""
+        scheduler = self.scheduler
+        if not isinstance(scheduler, QuietScheduler) or scheduler._process is not None:
+            return
+        if time.monotonic() - self.scheduler_checked < SCHEDULER_CHECK:
+            return
+        self.scheduler_checked = time.monotonic()
+        try:
+            scheduler.free_dead_locks()
+            scheduler.acquire_locks(auto_start=True)  # type: ignore[no-untyped-call]
+        except LOST as exc:
+            self.redis_lost = True
+            raise RedisLost(str(exc)) from exc
 
     def maintain_heartbeats(self, job: Any, execution: Any) -> None:
         # While a job runs: the work-horse goes on (its job talks to the database); the run
@@ -119,7 +226,11 @@ class SupervisedWorker(Worker):
             connection=self.connection,
             logging_level=logging_level if logging_level is not None else self.log.level,
             serializer=self.serializer,
+            # the same name in every run of this process: a run after a lost connection
+            # takes back the lock its predecessor held (rq: "refreshed")
+            name=self.scheduler_name,
         )
+        self.scheduler.free_dead_locks()
         self.scheduler.acquire_locks()  # type: ignore[no-untyped-call]
         if self.scheduler.acquired_locks:
             if burst:
@@ -152,7 +263,10 @@ class SupervisedWorker(Worker):
         """rq's teardown, where each step may meet a Redis that is gone."""
         if self.is_horse:
             return
-        if self.scheduler:
+        lost = self.redis_lost or self.quiet.saw_outage
+        if isinstance(self.scheduler, QuietScheduler) and lost:
+            self.scheduler.kill()  # its SIGTERM handling would sleep out its interval first
+        elif self.scheduler:
             self.stop_scheduler()  # type: ignore[no-untyped-call]
         with suppress(RedisError, OSError):
             self.register_death()  # type: ignore[no-untyped-call]
@@ -160,7 +274,8 @@ class SupervisedWorker(Worker):
             self.pubsub_thread.stop()
             with suppress(RedisError, OSError):
                 self.pubsub.unsubscribe()
-            self.pubsub_thread.join(timeout=1)
+            # a daemon thread; after a lost connection it sits in its error handler
+            self.pubsub_thread.join(timeout=0.1 if lost else 1)
             with suppress(RedisError, OSError):
                 self.pubsub.close()
 
@@ -196,8 +311,9 @@ def _quiet_rq_logs() -> QuietOnOutage:
 
 
 def _fresh_pools_after_fork(app: Flask) -> None:
-    """RQ forks a work-horse per job; a pooled database connection must never be shared
-    with the parent (whose sweeper thread uses the pool): the child starts its own."""
+    """A forked process (rq's scheduler; a work-horse, should the worker class fork again)
+    must never share a pooled database connection with this one (whose jobs and sweeper
+    thread use the pool): the child starts its own."""
     with app.app_context():
         engines = list(db.engines.values())
 
@@ -216,9 +332,11 @@ class _Supervisor:
         burst: bool,
         quiet: QuietOnOutage,
         on_back: Callable[[], object] | None = None,
+        while_away: Callable[[threading.Event], object] | None = None,
     ) -> None:
         self.url = url
         self.on_back = on_back
+        self.while_away = while_away
         self.names = list(names)
         self.burst = burst
         self.quiet = quiet
@@ -251,8 +369,11 @@ class _Supervisor:
                         extra={"error": (reason or str(exc))[:300], "queues": self.names},
                     )
                     warned = True
+                if self.while_away is not None and not self.burst:
+                    self.while_away(self.stopping)
                 self.stopping.wait(delay)
-                delay = min(delay * 2, LONGEST_WAIT)
+                if time.monotonic() - started >= QUICK_OUTAGE:
+                    delay = min(delay * 2, LONGEST_WAIT)
                 continue
             if lost and not warned:  # back at once (a quick restart): still one warning
                 log.warning(
@@ -297,6 +418,7 @@ class _Supervisor:
             connection=connection,
             stopping=self.stopping,
             quiet=self.quiet,
+            scheduler_name=f"{socket.gethostname()}.{os.getpid()}",
         )
         try:
             worker.work(with_scheduler=not self.burst, burst=self.burst)
@@ -331,6 +453,48 @@ class _Supervisor:
             self.stopping.wait(FIRST_WAIT)
 
 
+class RoutingWhileAway:
+    """While Redis is away, the worker routes what waits in the database itself, between its
+    tries to reconnect, instead of leaving every message of the outage to the catch-up: the
+    rows nobody works on (the sweep's own choice, without its grace), oldest first, each
+    through the same job function under the same claim, order and lease rules. A row whose
+    try fails here is kept ``queued`` (a retry follows) and left to the queue once Redis is
+    back; the queue's other jobs (replies, fallbacks) wait for Redis."""
+
+    BATCH = 50
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.left: set[int] = set()  # failed here: the queue retries them, with its back-off
+
+    def __call__(self, stopping: threading.Event) -> int:
+        try:
+            with self.app.app_context():
+                due = [i for i in sweeper.due_ids(grace=timedelta(0)) if i not in self.left]
+        except Exception:  # the database is away too: nothing to do here
+            return 0
+        routed = 0
+        for inbox_id in due[: self.BATCH]:
+            if stopping.is_set():
+                break
+            # a job of its own id, with a retry to come: a failure keeps the row queued
+            token = running_job.set(RunningJob(f"{inbox_job_id(inbox_id)}-away", 1))
+            try:
+                with self.app.app_context():
+                    process_inbox(inbox_id)
+                routed += 1
+            except Exception:  # logged by the job; kept queued on its row
+                self.left.add(inbox_id)
+            finally:
+                running_job.reset(token)
+        if routed:
+            log.info("routed while Redis is away", extra={"jobs": routed})
+        return routed
+
+    def back(self) -> None:
+        self.left.clear()
+
+
 def run_worker(
     app: Flask, queues: Sequence[str], *, burst: bool = False, sweep_every: float | None = None
 ) -> None:
@@ -343,12 +507,18 @@ def run_worker(
     interval = config.sweep_interval if sweep_every is None else sweep_every
     _fresh_pools_after_fork(app)
 
+    away = RoutingWhileAway(app) if "routing" in queues else None
+
     def catch_up() -> None:
+        if away is not None:
+            away.back()
         with app.app_context():
             found, enqueued = sweeper.requeue_stale(grace=timedelta(0))
         log.info("catch-up sweep", extra={"found": found, "enqueued": enqueued})
 
-    supervisor = _Supervisor(config.redis_url, queues, burst, _quiet_rq_logs(), catch_up)
+    supervisor = _Supervisor(
+        config.redis_url, queues, burst, _quiet_rq_logs(), catch_up, while_away=away
+    )
     supervisor.install_signals()
     stop_sweeping = sweeper.start_in_background(app, interval) if interval > 0 else None
     try:

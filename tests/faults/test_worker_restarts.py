@@ -323,3 +323,76 @@ def test_messages_stored_while_redis_was_away_go_at_once_when_it_is_back(
     finally:
         worker.stop()
     assert len(worker.lines("catch-up sweep")) == 1
+
+
+def test_a_worker_routes_from_the_database_while_redis_is_away(
+    app, backend, client, monkeypatch, private_redis, tmp_path
+):
+    """Messages stored while Redis is down are routed by the worker between its tries to
+    reconnect, not held until Redis is back; once back, nothing is routed twice."""
+    monkeypatch.setattr(app.extensions["ports"], "jobs", RQJobQueue.from_url(private_redis.url))
+    with FakeRocketChat() as rc:
+        rc.add_agent("u-luis", "luis", online=True)
+        worker = WorkerProcess(
+            worker_env(backend, **rocketchat_env(rc), REDIS_URL=private_redis.url),
+            tmp_path / "worker.log",
+        )
+        try:
+            wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+            private_redis.stop()
+            post = Posting(client, app)
+            for n in range(3):  # one conversation, in order
+                response = post.whatsapp(whatsapp_text(f"wamid.away{n}", text=f"m{n}"))
+                assert response.status_code == 200
+            routed = wait_for(
+                lambda: count(app, InboxMessage, InboxMessage.status == "processed") == 3,
+                15,
+                "routed with Redis away",
+            )
+            assert worker.process.poll() is None
+            assert [m["msg"] for m in rc.messages] == ["m0", "m1", "m2"]
+            assert private_redis.start()
+            wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker back")
+            time.sleep(1.0)  # the catch-up sweep: nothing left to hand over
+        finally:
+            code = worker.stop()
+        assert code == 0
+        assert [m["msg"] for m in rc.messages] == ["m0", "m1", "m2"]  # once each, in order
+    assert worker.lines("routed while Redis is away")
+    assert worker.lines("Traceback") == []
+    print(f"routed {routed:.1f} s after the first message, Redis still away")
+
+
+def test_a_killed_workers_scheduler_is_taken_over_at_once(app, backend, private_redis, tmp_path):
+    """rq's scheduler lock of a SIGKILLed worker would hold for a minute, and rq's other
+    workers try to take it every ten: the next worker on this machine frees it at once, so
+    retries, waits and owner timeouts keep running."""
+    env = worker_env(backend, REDIS_URL=private_redis.url)
+    connection = redis.Redis.from_url(private_redis.url)
+    lock = "rq:scheduler-lock:routing"
+    first = WorkerProcess(env, tmp_path / "first.log")
+    second = None
+    try:
+        wait_for(lambda: connection.get(lock) is not None, 15, "first scheduler")
+        held_by = connection.get(lock)
+        # its process running (registered with its host and pid), not only its lock taken
+        wait_for(lambda: connection.exists(f"rq:scheduler:{held_by.decode()}"), 15, "running")
+        first.kill()
+        assert connection.get(lock) == held_by  # left behind, for up to a minute
+        second = WorkerProcess(env, tmp_path / "second.log")
+        try:
+            took = wait_for(
+                lambda: connection.get(lock) not in (None, held_by), 15, "scheduler taken over"
+            )
+        except AssertionError:
+            raise AssertionError(
+                f"lock {connection.get(lock)!r} (was {held_by!r}), "
+                f"schedulers {sorted(connection.keys('rq:scheduler:*'))}"
+            ) from None
+    finally:
+        if second is not None:
+            assert second.stop() == 0
+        if first.process.poll() is None:
+            first.kill()
+    assert second.lines("scheduler lock of a dead worker freed")
+    print(f"scheduler taken over {took:.1f} s after the kill")
