@@ -109,6 +109,8 @@ def test_postmark_basic_auth(client, post):
         headers={"Authorization": samples.basic("postmark", "wrong")},
     )
     assert refused.status_code == 401
+    # the caller is told why (tests/unit/test_rules_signatures.py: every reason)
+    assert refused.json["error"]["message"] == "wrong basic auth credentials"
     ok = client.post(
         "/webhooks/email/postmark",
         data=body,
