@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -580,8 +581,15 @@ def export_rows(
     session: Session, actor: Actor, filters: ContactFilters | None = None, *, region: str = "MX"
 ) -> Iterator[list[tuple[Any, ...]]]:
     """The visible contacts matching *filters* (those the list shows), as batches of rows in
-    COLUMNS' order, by id (keyset paging), cells spreadsheet-safe."""
+    COLUMNS' order, by id (keyset paging), cells spreadsheet-safe.
+
+    :raise Invalid: a bad filter (an unknown region), at once: before anything is streamed.
+    """
     condition = contacts.where(session, actor, filters or ContactFilters(), region)
+    return _batches(session, condition)
+
+
+def _batches(session: Session, condition: Any) -> Iterator[list[tuple[Any, ...]]]:
     last = 0
     while True:
         rows = session.execute(
@@ -648,13 +656,22 @@ def export_csv(
     bom: bool = False,
 ) -> Iterator[str]:
     """The contacts of :func:`export_rows` as CSV text chunks, header first; *bom* starts
-    the text with a UTF-8 byte order mark (so spreadsheets read the accents right)."""
+    the text with a UTF-8 byte order mark (so spreadsheets read the accents right).
+
+    :raise Invalid: a bad filter, when called (not while the chunks are read).
+    """
+    return _csv_chunks(export_rows(session, actor, filters, region=region), spanish, bom)
+
+
+def _csv_chunks(
+    batches: Iterator[list[tuple[Any, ...]]], spanish: bool, bom: bool
+) -> Iterator[str]:
     buffer = io.StringIO()
     if bom:
         buffer.write("\ufeff")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header(spanish))
-    for batch in export_rows(session, actor, filters, region=region):
+    for batch in batches:
         writer.writerows(batch)
         yield buffer.getvalue()
         buffer.seek(0)
@@ -674,12 +691,16 @@ def export_xlsx(
     """The contacts of :func:`export_rows` as an Excel workbook (openpyxl, write-only)."""
     from openpyxl import Workbook
 
+    rows = export_rows(session, actor, filters, region=region)
+    first = next(rows, [])  # a bad filter fails here, before the workbook exists
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("Contactos" if spanish else "Contacts")
-    sheet.append(list(header(spanish)))
-    for batch in export_rows(session, actor, filters, region=region):
-        for row in batch:
-            sheet.append(["" if cell is None else cell for cell in row])
     out = io.BytesIO()
-    book.save(out)
+    sheet = book.create_sheet("Contactos" if spanish else "Contacts")
+    try:
+        sheet.append(list(header(spanish)))
+        for batch in itertools.chain([first], rows):
+            for row in batch:
+                sheet.append(["" if cell is None else cell for cell in row])
+    finally:
+        book.save(out)  # also on failure: a write-only sheet left unsaved errs when collected
     return out.getvalue()

@@ -38,12 +38,15 @@ def select_locale() -> str:
 
 def init_ui(app: Flask) -> None:
     from service.ui import (  # noqa: F401  (registers the views)
+        agents,
         auth,
         carteras,
         contacts,
         members,
+        org,
         pages,
         regions,
+        rocketchat,
         users,
     )
     from service.ui.headers import init_headers

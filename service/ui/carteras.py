@@ -97,13 +97,36 @@ def region_choices(all_regions: list[Region]) -> list[tuple[int, str]]:
 
 
 def _choices(form: CarteraForm) -> None:
+    """Fill the selects. Each agent option names its teams (``data-teams``) so static/app.js
+    lists only the chosen team's agents; without JavaScript all are listed, and choosing one
+    outside the team is refused next to the field (before the domain refuses it in English)."""
+    from wtforms.fields.choices import SelectChoice
+    from wtforms.validators import ValidationError
+
     session = db.session()
     teams = org.list_teams(session, None, 1, 200).items
     agents = org.list_agents(session, None, None, True, 1, 200).items
+    member_of: dict[int, list[int]] = {a.id: [] for a in agents}
+    for team in teams:
+        for member in team.agents:
+            if member.id in member_of:
+                member_of[member.id].append(team.id)
     form.team_id.choices = [(None, _("— Sin equipo —"))] + [(t.id, t.name) for t in teams]
     form.agent_id.choices = [(None, _("— Sin agente (cartera compartida) —"))] + [
-        (a.id, a.name) for a in agents
+        SelectChoice(a.id, a.name, render_kw={"data-teams": " ".join(map(str, member_of[a.id]))})
+        for a in agents
     ]
+
+    def in_the_team(_form: CarteraForm, field: Any) -> None:
+        team_id = form.team_id.data
+        if team_id is None or field.data not in member_of:
+            return  # no team, no agent, or one not listed: the domain decides
+        if team_id not in member_of[field.data]:
+            raise ValidationError(
+                _("Ese agente no está en el equipo elegido: elija uno del equipo u otro equipo.")
+            )
+
+    form.agent_id.validators = [*form.agent_id.validators, in_the_team]
     form.region_id.choices = [
         (None, _("— Sin región —")),
         *region_choices(regions.all_regions(session)),

@@ -9,7 +9,6 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -453,13 +452,11 @@ def contacts_export() -> Response:
             headers={"Content-Disposition": "attachment; filename=contactos.xlsx"},
         )
 
-    def rows() -> Iterator[str]:
-        yield from imports.export_csv(
-            db.session(), actor, filters, region=_region(), spanish=True, bom=True
-        )
-
+    chunks = imports.export_csv(
+        db.session(), actor, filters, region=_region(), spanish=True, bom=True
+    )
     return Response(
-        stream_with_context(rows()),
+        stream_with_context(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=contactos.csv"},
     )

@@ -155,6 +155,66 @@ class RegionForm(FlaskForm):  # type: ignore[misc]
     parent_id = SelectField(_l("Macrorregión"), coerce=optional_int, validate_choice=False)
 
 
+# Equipos and Agentes (managers with every cartera): teams, agents, the handover wizard.
+class TeamForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Nombre del equipo"), filters=[no_control], validators=[DataRequired(), Length(max=120)]
+    )
+    rocketchat_department_id = StringField(
+        _l("Id del departamento en Rocket.Chat"),
+        filters=[no_control],
+        validators=[Optional(), Length(max=64)],
+    )
+
+
+class AgentForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Nombre"), filters=[no_control], validators=[DataRequired(), Length(max=120)]
+    )
+    email = EmailField(
+        _l("Correo electrónico"), filters=[no_control], validators=[Optional(), Length(max=320)]
+    )
+    rocketchat_user_id = StringField(
+        _l("Id de usuario en Rocket.Chat"),
+        filters=[no_control],
+        validators=[Optional(), Length(max=64)],
+    )
+    rocketchat_username = StringField(
+        _l("Usuario de Rocket.Chat"),
+        filters=[no_control],
+        validators=[Optional(), Length(max=120)],
+    )
+    team_ids = SelectMultipleField(_l("Equipos"), coerce=int)
+    max_open_chats = IntegerField(
+        _l("Máximo de conversaciones abiertas"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=1000, message=_l("Use un número entre 1 y 1000.")),
+        ],
+    )
+    active = BooleanField(_l("Activo (recibe conversaciones)"), default=True)
+
+
+OPEN_CONVERSATIONS = {
+    "leave": _l("Dejarlas con el agente hasta que se cierren"),
+    "reforward": _l("Reenviarlas ahora al nuevo dueño (o al equipo)"),
+}
+
+
+class HandoverForm(FlaskForm):  # type: ignore[misc]
+    """The handover wizard: who receives the carteras, and what happens to the agent."""
+
+    to_agent_id = SelectField(_l("Quién recibe las carteras"), coerce=optional_int)
+    deactivate_agent = BooleanField(_l("Desactivar al agente después del traspaso"))
+    open_conversations = SelectField(
+        _l("Conversaciones abiertas"),
+        choices=[SelectChoice(value, label) for value, label in OPEN_CONVERSATIONS.items()],
+        default="leave",
+    )
+    # The carteras the preview showed: the confirmation refuses a plan that changed since.
+    expected = StringField(validators=[Optional(), Length(max=20000)])
+
+
 class ContactCarteraForm(FlaskForm):  # type: ignore[misc]
     """The ficha's "Cambiar" cartera: a cartera id, or "ninguna"; *confirm* once the page
     named where the contact is and where it goes."""

@@ -58,14 +58,18 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     # Gestionar contactos: add Ana, then move Beto from another cartera
     row.get_by_role("link", name="Gestionar contactos").click()
     page.get_by_label("Nombre, teléfono o correo").fill("Ana")
-    page.get_by_role("button", name="Buscar").click()
-    page.get_by_role("button", name="Agregar").click()
-    expect(page.get_by_role("status")).to_contain_text("Contacto agregado")
-    # type-ahead: the results change while typing, without pressing Buscar
+    page.get_by_role("search").first.get_by_role("button", name="Buscar").click()
+    page.get_by_role("button", name="Agregar", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("1 contacto agregado")
+    # "Deshacer" is offered, then the type-ahead: the results change while typing
+    expect(page.get_by_role("button", name="Deshacer")).to_be_visible()
     page.get_by_label("Nombre, teléfono o correo").fill("")
     page.get_by_label("Nombre, teléfono o correo").press_sequentially("55 2222", delay=30)
     expect(page.locator(".results").first).to_contain_text("⭐ Otra")  # says where Beto is
     page.get_by_role("button", name="Mover aquí").click()
+    # moving out of another cartera asks first, naming both
+    expect(page.get_by_role("alertdialog")).to_contain_text("¿Moverlo de «Otra» a «Premium»?")
+    page.get_by_role("button", name="Sí, mover aquí").click()
     expect(page.get_by_role("heading", name=re.compile("En cartera"))).to_contain_text("(2)")
     shot(page, "04-gestionar-contactos")
 

@@ -23,12 +23,15 @@ SKIPPED = {"ui.static", "ui.socketio_client", "ui.logout"}  # files; logout ends
 # Query keys and form fields the pages read, plus a few nobody reads.
 KEYS = [
     "page", "q", "event", "period", "lang", "per_page", "move", "contact_id", "role", "active", "x",
+    "team_id",
 ]  # fmt: skip
 FIELDS = [
     "name", "icon", "color", "region", "description", "team_id", "agent_id",
     "owner_timeout_seconds", "phones", "emails", "external_ref", "company", "notes",
     "contact_id", "move", "email", "password", "file", "csrf_token",
     "role", "active", "all_carteras", "cartera_ids", "confirm",
+    "rocketchat_department_id", "rocketchat_user_id", "rocketchat_username", "team_ids",
+    "max_open_chats", "to_agent_id", "deactivate_agent", "open_conversations", "expected", "volver",
 ]  # fmt: skip
 ODD = [
     "١٢", "²", "1e3", "-1", "0", "99999999999999999999", "1.5", "", " ", "\x00", "NaN",
@@ -68,7 +71,13 @@ def signed_in(app, make):
     contact = make.contact("Ana", cartera, phones=["+52 55 1111 1111"])
     make.user("carla@example.com", "coordinator")
     user = make.user("nora@example.com", "coordinator")
-    ids = {"cartera_id": cartera, "contact_id": contact, "user_id": user}
+    ids = {
+        "cartera_id": cartera,
+        "contact_id": contact,
+        "user_id": user,
+        "team_id": team,
+        "agent_id": agent,
+    }
     client, token = sign_in(app, "carla@example.com")
     return client, token, ids
 
@@ -89,7 +98,8 @@ def test_every_page_survives_fuzzed_queries_and_forms(app, signed_in):
 
 
 def test_the_admin_pages_survive_fuzzing_as_an_admin(app, make, signed_in):
-    """Usuarios answers every coordinator 403: the same fuzzing, signed in as an admin."""
+    """Usuarios and the Rocket.Chat sync answer every coordinator 403: the same fuzzing, signed
+    in as an admin."""
     _, _, ids = signed_in
     make.user("ana@example.com", "admin")
     client, token = sign_in(app, "ana@example.com")
@@ -97,7 +107,7 @@ def test_the_admin_pages_survive_fuzzing_as_an_admin(app, make, signed_in):
         issued = tokens.issue_user_token(db.session(), system_actor(), ids["user_id"], "CRM")
         ids["token_id"] = issued.token.id
         db.session.commit()
-    rules = [r for r in page_rules(app) if r.rule.startswith("/usuarios")]
+    rules = [r for r in page_rules(app) if r.rule.startswith(("/usuarios", "/rocketchat"))]
     assert len(rules) >= 7, [r.endpoint for r in rules]
     fuzz(client, token, ids, rules)
     assert client.get("/usuarios").status_code == 200  # still signed in, still an admin

@@ -148,6 +148,61 @@
   });
 })();
 
+// NUEVA CARTERA / Editar cartera: the agent select lists only the chosen team's agents (each
+// option says its teams in data-teams; without JavaScript all are listed and the server
+// refuses an agent outside the team), and the owner's wait is said in words as it changes.
+(function () {
+  "use strict";
+  document.querySelectorAll("select[data-team-select]").forEach(function (agents) {
+    var teams = document.getElementById(agents.dataset.teamSelect);
+    if (!teams) { return; }
+    var all = Array.prototype.slice.call(agents.options);
+    function refresh() {
+      var team = teams.value;
+      var open = !team || team === "None";
+      var keep = all.filter(function (option) {
+        var of = option.getAttribute("data-teams");
+        return open || of === null || of.split(" ").indexOf(team) !== -1;
+      });
+      var chosen = agents.value;
+      var same = keep.length === agents.options.length &&
+        keep.every(function (option, i) { return agents.options[i] === option; });
+      if (same) { return; }
+      while (agents.firstChild) { agents.removeChild(agents.firstChild); }
+      keep.forEach(function (option) { agents.appendChild(option); });
+      var still = keep.some(function (option) { return option.value === chosen; });
+      agents.value = still ? chosen : keep[0] ? keep[0].value : "";
+    }
+    teams.addEventListener("change", refresh);
+    refresh();
+  });
+
+  var words = document.querySelector("[data-wait-words]");
+  var input = words && document.getElementById(words.dataset.waitFor);
+  if (!words || !input) { return; }
+  var text = JSON.parse(words.dataset.waitWords);
+  function unit(kind, count) {
+    return text.units[kind][count === 1 ? 0 : 1].replace("{n}", String(count));
+  }
+  function say() {
+    var value = input.value.trim();
+    var seconds = /^[0-9]{1,5}$/.test(value) ? parseInt(value, 10) : NaN;
+    var said = "";
+    if (value === "" || seconds === 0) {
+      said = text.none;
+    } else if (seconds > 0 && seconds <= 86400) {
+      var parts = [Math.floor(seconds / 3600), Math.floor(seconds % 3600 / 60), seconds % 60]
+        .map(function (count, kind) { return count ? unit(kind, count) : ""; })
+        .filter(Boolean);
+      var time = parts.length === 1 ? parts[0] :
+        text.last.replace("{first}", parts.slice(0, -1).join(", ")).replace("{last}", parts[parts.length - 1]);
+      said = text.sentence.split("{time}").join(time);
+    }
+    if (words.textContent !== said) { words.textContent = said; }
+  }
+  input.addEventListener("input", say);
+})();
+
 // "Deshacer" stays a few seconds after a change, then steps aside (the server still
 // accepts it for a few minutes from the page it was offered on).
 (function () {
