@@ -62,7 +62,7 @@ TOO_MANY = "error-too-many-requests"
 BADGE_FIELD = "cartera"
 # FileUpload.getPath: /file-upload/<file id>/<name>
 _FILE_REF = re.compile(r"/file-upload/[A-Za-z0-9]+/[^/?#\\]+")
-QUICK_BACKOFF = (0.2, 0.6, 1.5)  # seconds before each quick retry of a 5xx
+QUICK_BACKOFF = (0.05, 0.2, 1.0)  # seconds before each quick retry of a 5xx
 
 
 class RocketChatClient:
