@@ -250,3 +250,30 @@ def test_the_owner_path_records_every_input_it_looked_at():
     assert "presence" not in closed.trace and "owner_open_chats" not in closed.trace
     offline = decide(RoutingInput(cartera=CARTERA, now=NOW, presence=None))
     assert offline.trace["presence"] is None and "owner_open_chats" not in offline.trace
+
+
+@pytest.mark.parametrize(
+    ("hours", "rule", "params"),
+    [
+        ({"timezone": "Marte/Olimpo", "weekly": {}}, "hours.zone", {"zone": "Marte/Olimpo"}),
+        ({"timezone": "", "weekly": {}}, "hours.zone", {"zone": ""}),
+        ({"weekly": {}}, "hours.zone", {"zone": None}),
+        ({"timezone": MX}, "hours.weekly", {}),
+        ({"timezone": MX, "weekly": [["09:00", "18:00"]]}, "hours.weekly", {}),
+        ({"timezone": MX, "weekly": {"lunes": []}}, "hours.day", {"day": "lunes"}),
+        ({"timezone": MX, "weekly": {"mon": [], "Sun": []}}, "hours.day", {"day": "Sun"}),
+        ({"timezone": MX, "weekly": {"mon": "09:00-18:00"}}, "hours.range", {"day": "mon"}),
+        ({"timezone": MX, "weekly": {"sat": [["09:00"]]}}, "hours.range", {"day": "sat"}),
+        ({"timezone": MX, "weekly": {"sun": [["18:00", "09:00"]]}}, "hours.range", {"day": "sun"}),
+    ],
+)
+def test_bad_hours_name_the_rule_and_its_values(hours, rule, params):
+    """The pages say each fault in Spanish from the rule's name and values, not the English."""
+    with pytest.raises(Invalid) as caught:
+        validate_hours(hours)
+    assert (caught.value.code, caught.value.rule, caught.value.params) == (
+        "validation_error",
+        rule,
+        params,
+    )
+    assert caught.value.field_rules == {"business_hours": (rule, params)}
