@@ -52,7 +52,7 @@ soak: install
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 # Mutation testing (docs/TESTING.md), not part of test: the rules and each provider's verify,
-# against the fast SQLite tests that reach them ([tool.mutmut] in pyproject.toml); about 17
+# against the fast SQLite tests that reach them ([tool.mutmut] in pyproject.toml); about 10
 # minutes on 2 busy cores. Prints the killed share per module and the mutants left alive.
 MUTATE := service/domain/routing.py service/domain/access.py service/domain/membership.py \
 	service/domain/intake.py:claim service/domain/intake.py:accept \
