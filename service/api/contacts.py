@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response, current_app, request, stream_with_context
@@ -141,9 +142,15 @@ def export_contacts(format: str, headers: str, **filters: Any) -> Response:
         )
 
     # a bad filter answers 422 here, before the 200 starts streaming
-    chunks = imports.export_csv(db.session(), actor, chosen, region=_region(), spanish=spanish)
+    contacts.where(db.session(), actor, chosen, _region())
+
+    def generate() -> Iterator[str]:
+        yield from imports.export_csv(
+            db.session(), actor, chosen, region=_region(), spanish=spanish
+        )
+
     return Response(
-        stream_with_context(chunks),
+        stream_with_context(generate()),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=contactos.csv"},
     )

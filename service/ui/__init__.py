@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, render_template, request, session
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import Babel
+from flask_babel import gettext as _
 from flask_login import LoginManager
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf, validate_csrf
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms.validators import ValidationError
 
 from service.domain.errors import DomainError, Forbidden, NotFound
 from service.extensions import db
@@ -66,10 +80,45 @@ def init_ui(app: Flask) -> None:
     login.login_view = "ui.login"
     login.login_message = None
     login.user_loader(auth.load_user)
+    login.unauthorized_handler(auth.unauthorized)
     app.register_blueprint(bp)
     auth.init_throttling(app)
     # Security headers on every response, the API's and /docs' too (registered before us).
     init_headers(app)
+
+
+@bp.before_request
+def _stale_form() -> BaseResponse | None:
+    """A form whose security token no longer holds (the session it came from ended: sign-out,
+    expiry, a password change) goes back to its page with "El formulario caducó" instead of
+    doing nothing or answering 400. A POST without any token is still refused (400) by its
+    view: no page of ours sends one."""
+    if request.method != "POST" or not request.form.get("csrf_token"):
+        return None
+    try:
+        validate_csrf(request.form["csrf_token"])
+    except ValidationError:
+        flash(_("El formulario caducó, inténtelo de nuevo."), "error")
+        return redirect(back_to())
+    return None
+
+
+def back_to() -> str:
+    """Where to send the person after a refused form: the page it came from (on this site),
+    else the form's own page when it has one, else home."""
+    from service.ui.auth import local_target
+
+    came_from = request.referrer or ""
+    if came_from.startswith(request.host_url):
+        target = local_target("/" + came_from[len(request.host_url) :].lstrip("/"))
+        if target:
+            return target
+    adapter = current_app.url_map.bind("")
+    try:
+        adapter.match(request.path, method="GET")
+        return request.full_path.rstrip("?")
+    except HTTPException:
+        return url_for("ui.home")
 
 
 @bp.app_context_processor

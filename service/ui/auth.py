@@ -16,7 +16,17 @@ import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_limiter import Limiter, RateLimitExceeded
@@ -139,6 +149,23 @@ def login() -> str | Response:
         log.info("sign-in failed", extra=_attempt_extra())
         form.password.errors.append(_("Correo o contraseña incorrectos."))
     return render_template("login.html", form=form)
+
+
+def unauthorized() -> Response:
+    """Flask-Login's answer to a page that needs a session: to sign-in, saying why (a session
+    that ended, or none yet), and back to the page afterwards (for a form sent after the
+    session ended: the page it was sent from)."""
+    from service.ui import back_to
+
+    ended = "_user_id" in session  # a session whose user, version or agent no longer holds
+    flash(
+        _("Su sesión terminó; ingrese de nuevo para seguir donde estaba.")
+        if ended
+        else _("Ingrese para continuar."),
+        "info",
+    )
+    target = request.full_path.rstrip("?") if request.method == "GET" else back_to()
+    return redirect(url_for("ui.login", next=local_target(target) or None))
 
 
 @bp.errorhandler(RateLimitExceeded)

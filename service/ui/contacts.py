@@ -9,6 +9,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -452,11 +453,15 @@ def contacts_export() -> Response:
             headers={"Content-Disposition": "attachment; filename=contactos.xlsx"},
         )
 
-    chunks = imports.export_csv(
-        db.session(), actor, filters, region=_region(), spanish=True, bom=True
-    )
+    contacts.where(db.session(), actor, filters, _region())  # a bad filter: before the stream
+
+    def rows() -> Iterator[str]:
+        yield from imports.export_csv(
+            db.session(), actor, filters, region=_region(), spanish=True, bom=True
+        )
+
     return Response(
-        stream_with_context(chunks),
+        stream_with_context(rows()),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=contactos.csv"},
     )
