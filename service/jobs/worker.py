@@ -264,8 +264,15 @@ class SupervisedWorker(SimpleWorker):
         if self.is_horse:
             return
         lost = self.redis_lost or self.quiet.saw_outage
-        if isinstance(self.scheduler, QuietScheduler) and lost:
-            self.scheduler.kill()  # its SIGTERM handling would sleep out its interval first
+        if isinstance(self.scheduler, QuietScheduler):
+            # its SIGTERM handling would sleep out its interval first (a stop that outlasts
+            # the supervisor's patience); moving due jobs is one transaction, so a kill never
+            # leaves half a move. With Redis here, give its locks back at once.
+            self.scheduler.kill()
+            if not lost:
+                with suppress(RedisError, OSError):
+                    self.scheduler.release_locks()  # type: ignore[no-untyped-call]
+                    self.scheduler.register_death()
         elif self.scheduler:
             self.stop_scheduler()  # type: ignore[no-untyped-call]
         with suppress(RedisError, OSError):
