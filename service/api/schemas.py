@@ -445,6 +445,17 @@ class AuditOut(Schema):
     after = fields.Dict(allow_none=True)
     details = fields.Dict(allow_none=True)
     request_id = fields.String(allow_none=True)
+    summary = fields.String(
+        metadata={"description": "the event as a Spanish sentence, with names instead of ids"}
+    )
+    names = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.String()),
+        metadata={
+            "description": "the ids the summary resolved, by kind, to today's names: "
+            '{"team": {"3": "Norte"}, "cartera": {"7": "Premium"}}'
+        },
+    )
 
 
 TeamPage = page_of(TeamOut, "TeamPage")

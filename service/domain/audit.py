@@ -1,26 +1,31 @@
 """Writing and reading the append-only audit log (domain rule 7).
 
-Every use case that changes state calls :func:`record` in the same transaction.
+Every use case that changes state calls :func:`record` in the same transaction. Reading:
+:func:`search` pages, :func:`describe_all` puts a page in words (``audit_text``) with one
+name look-up, :func:`export_csv` streams every matching event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from service.domain import audit_text, spreadsheet
 from service.domain.access import require_manager, visible_audit
 from service.domain.actor import Actor
 from service.domain.errors import Invalid
 from service.domain.names import fold, search_key
 from service.domain.pagination import Page, paginate
 from service.domain.periods import dates_range, period_range
-from service.models import AuditEvent
+from service.models import Agent, AuditEvent, Cartera, Contact, Region, Team, User
 
 EVENTS: Final = (
     "created",
@@ -143,10 +148,16 @@ def search(
         carteras reads only the events of those carteras and their contacts.
     :raise Invalid: unknown event, resource type or period; ``date_to`` before ``date_from``.
     """
+    return paginate(session, _statement(actor, query, now, tz), page, per_page)
+
+
+def _statement(actor: Actor, query: AuditQuery, now: datetime, tz: ZoneInfo) -> Select[Any]:
+    """The SELECT of :func:`search` (same rules, same errors), newest first."""
     require_manager(actor)
     stmt = select(AuditEvent).where(visible_audit(actor))
-    if query.q:
-        text = query.q.strip()
+    # No stored text holds a NUL (PostgreSQL refuses it): searching without it is the same.
+    text = (query.q or "").replace("\x00", "").strip()
+    if text:
         stmt = stmt.where(AuditEvent.search_key.contains(fold(text), autoescape=True))
     if query.event:
         if query.event not in EVENTS:
@@ -166,5 +177,134 @@ def search(
         stmt = stmt.where(AuditEvent.occurred_at >= lower)
     if upper is not None:
         stmt = stmt.where(AuditEvent.occurred_at < upper)
-    stmt = stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-    return paginate(session, stmt, page, per_page)
+    return stmt.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+
+
+# ---- reading it: names for ids, sentences, the CSV export ------------------------------
+
+_NAMED: Final[dict[str, Any]] = {
+    "team": Team,
+    "agent": Agent,
+    "region": Region,
+    "user": User,
+    "contact": Contact,
+}
+
+
+def lookup_names(session: Session, wanted: Mapping[str, set[int]]) -> audit_text.Names:
+    """Today's names of the ids *wanted* lists (``audit_text.wanted``): one query per kind,
+    whatever the number of events; carteras with their icons."""
+    found: dict[str, dict[int, str]] = {}
+    icons: dict[int, str] = {}
+    for kind, ids in wanted.items():
+        if not ids:
+            continue
+        if kind == "cartera":
+            carteras = session.execute(
+                select(Cartera.id, Cartera.name, Cartera.icon).where(Cartera.id.in_(ids))
+            )
+            for row_id, name, icon in carteras:
+                found.setdefault(kind, {})[row_id] = name
+                if icon:
+                    icons[row_id] = icon
+        elif kind in _NAMED:
+            model = _NAMED[kind]
+            rows = session.execute(select(model.id, model.name).where(model.id.in_(ids)))
+            found[kind] = {row_id: name for row_id, name in rows}
+    return audit_text.Names(by_kind=found, icons=icons)
+
+
+def describe_all(
+    session: Session, events: Sequence[AuditEvent], words: audit_text.Words = audit_text.SPANISH
+) -> tuple[list[audit_text.Readable], audit_text.Names]:
+    """Each event in words (one name look-up for them all), and the names found."""
+    names = lookup_names(session, audit_text.wanted(events))
+    return [audit_text.describe(event, names, words) for event in events], names
+
+
+EXPORT_BATCH: Final = 500
+
+
+@dataclass(frozen=True)
+class Export:
+    """A checked CSV export of the audit log: :meth:`chunks` writes it."""
+
+    statement: Select[Any]
+    tz: ZoneInfo
+    words: audit_text.Words
+
+    def chunks(self, session: Session) -> Iterator[str]:
+        """CSV text chunks: a UTF-8 byte order mark, the header, then local date, user,
+        event, resource, summary and changes of each event, newest first, spreadsheet-safe;
+        500 events per query and per name look-up."""
+        header = audit_text.csv_header(self.tz, self.words)
+        return _csv_chunks(session, self.statement, header, self.tz, self.words)
+
+
+def export_csv(
+    actor: Actor,
+    query: AuditQuery,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    words: audit_text.Words = audit_text.SPANISH,
+) -> Export:
+    """Every event :func:`search` finds, for a CSV file. The filters and access are checked
+    here, before anything is written; the edge streams ``chunks(session)`` with the session
+    of the streaming context (a streamed response outlives the view's).
+
+    :raise Forbidden, Invalid: as :func:`search`.
+    """
+    return Export(statement=_statement(actor, query, now, tz), tz=tz, words=words)
+
+
+def _csv_chunks(
+    session: Session,
+    stmt: Select[Any],
+    header: tuple[str, ...],
+    tz: ZoneInfo,
+    words: audit_text.Words,
+) -> Iterator[str]:
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(spreadsheet.row(header))
+    # The header goes out before any query: a server (or test client) that reads the first
+    # chunk to start the response, then stops, leaves no transaction open.
+    yield buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    last: tuple[datetime, int] | None = None
+    while True:
+        batch = stmt
+        if last is not None:  # keyset paging: events written meanwhile move nothing
+            at, last_id = last
+            batch = stmt.where(
+                or_(
+                    AuditEvent.occurred_at < at,
+                    and_(AuditEvent.occurred_at == at, AuditEvent.id < last_id),
+                )
+            )
+        events = list(session.scalars(batch.limit(EXPORT_BATCH)))
+        if not events:
+            break
+        texts, names = describe_all(session, events, words)
+        for event, text in zip(events, texts, strict=True):
+            writer.writerow(
+                spreadsheet.row(
+                    [
+                        audit_text.local_time(event.occurred_at, tz),
+                        event.actor_name,
+                        audit_text.event_label(event.event, words),
+                        audit_text.resource_text(event, names, words),
+                        text.summary,
+                        "; ".join(text.lines()),
+                    ]
+                )
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        last = (events[-1].occurred_at, events[-1].id)
+        if len(events) < EXPORT_BATCH:
+            break

@@ -36,6 +36,7 @@ MATRIX = [
     ("GET", "/", "/", None, EVERYONE),
     ("GET", "/agente", "/agente", None, EVERYONE),
     ("GET", "/auditoria", "/auditoria", None, MANAGERS),
+    ("GET", "/auditoria/exportar", "/auditoria/exportar", None, MANAGERS),
     ("GET", "/carteras", "/carteras", None, MANAGERS),
     ("GET", "/carteras/nueva", "/carteras/nueva", None, ALL_MANAGERS),
     ("POST", "/carteras/nueva", "/carteras/nueva", {"name": ""}, ALL_MANAGERS),
