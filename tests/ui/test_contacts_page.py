@@ -147,6 +147,8 @@ def test_the_ficha_shows_everything_and_who_took_each_conversation(app, login, m
         db.session.commit()
     browser = login()
     html = browser.get(f"/contactos/{ids['ana']}").get_data(as_text=True)
+    assert "<title>Ana · Carteras</title>" in html  # the timeline is in the page, not its title
+    assert html.count("Historia de la cartera") == 1
     assert "Prefiere WhatsApp" in html
     assert "+52 55 1111 1111" in html  # formatted
     assert "de Luis" in html  # the cartera's owner
