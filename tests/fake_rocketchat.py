@@ -169,6 +169,10 @@ class FakeRocketChat:
         self.hooks: list[dict[str, Any]] = []
         self.down = False
         self.delay = 0.0  # seconds every answer waits (to test timeouts)
+        # cleared: every call waits until it is set again (a job held mid-flight for as long
+        # as a test needs, however slow the machine; a caller killed meanwhile hears nothing)
+        self.open = threading.Event()
+        self.open.set()
         self._buckets: dict[tuple[str, str], list[float]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -436,6 +440,7 @@ class FakeRocketChat:
             self.calls.append((request.method, path, body))
         if self.delay:
             time.sleep(self.delay)
+        self.open.wait(120)
         if self.down:
             return "<html>502 Bad Gateway</html>", 502
         for failure in self.failures:

@@ -141,7 +141,7 @@ def test_a_worker_keeps_running_through_a_redis_restart(
         tmp_path / "worker.log",
     )
     try:
-        wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+        wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker registered")
         private_redis.stop()
         time.sleep(2)  # Redis is away: the worker waits with back-off, it does not exit
         assert worker.process.poll() is None
@@ -180,11 +180,11 @@ def test_the_scheduler_runs_a_scheduled_job_after_a_redis_restart(
         worker_env(backend, REDIS_URL=private_redis.url), tmp_path / "worker.log"
     )
     try:
-        wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+        wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker registered")
         private_redis.stop()
         time.sleep(1)
         assert private_redis.start()
-        wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker back")
+        wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker back")
 
         queue = RQJobQueue.from_url(private_redis.url)
         queue.enqueue_at(
@@ -225,22 +225,22 @@ def test_a_message_of_a_worker_killed_mid_job_is_taken_by_another_within_the_lea
             CARTERAS_PROCESSING_LEASE="3",
             CARTERAS_SWEEP_INTERVAL="1",
         )
-        rc.delay = 1.0  # every Rocket.Chat call is slow: the job is surely mid-flight
+        rc.open.clear()  # every Rocket.Chat call waits: the job stays mid-flight
         first = WorkerProcess(env, tmp_path / "first.log")
         second = None
         try:
             Posting(client, app).whatsapp(whatsapp_text("wamid.kill", sender="5215512345678"))
-            wait_for(lambda: rc.calls, 20, "job started")
+            wait_for(lambda: rc.calls, 60, "job started")
             second = WorkerProcess(env, tmp_path / "second.log")
-            wait_for(lambda: registered_workers(REDIS_URL) == 2, 15, "second worker up")
+            wait_for(lambda: registered_workers(REDIS_URL) == 2, 60, "second worker up")
             time.sleep(0.5)
             first.kill()
             killed = time.monotonic()
             assert count(app, InboxMessage, InboxMessage.status == "processing") == 1
-            rc.delay = 0.0
+            rc.open.set()
             wait_for(
                 lambda: count(app, InboxMessage, InboxMessage.status == "processed") == 1,
-                30,
+                90,  # the promise is 60 s; the margin is for a loaded machine
                 "message taken again",
             )
             pickup = time.monotonic() - killed
@@ -251,7 +251,9 @@ def test_a_message_of_a_worker_killed_mid_job_is_taken_by_another_within_the_lea
                 first.kill()
         assert len(rc.rooms) == 1 and len(rc.messages) == 1
         assert count(app, Conversation) == 1
-    assert pickup < 3 + 1 + 5  # lease + sweep + the job itself
+    # lease 3 s + sweep 1 s + the job itself: ~5 s on a quiet machine; the bound is the
+    # issue's promise (a dead worker's job taken again within a minute), not a timing goal
+    assert pickup < 60
     print(f"taken again {pickup:.1f} s after the kill (lease 3 s, sweep every 1 s)")
 
 
@@ -308,7 +310,7 @@ def test_messages_stored_while_redis_was_away_go_at_once_when_it_is_back(
         tmp_path / "worker.log",
     )
     try:
-        wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+        wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker registered")
         private_redis.stop()
         monkeypatch.setattr(app.extensions["ports"], "jobs", RQJobQueue.from_url(private_redis.url))
         response = Posting(client, app).whatsapp(whatsapp_text("wamid.while-away"))
@@ -338,7 +340,7 @@ def test_a_worker_routes_from_the_database_while_redis_is_away(
             tmp_path / "worker.log",
         )
         try:
-            wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker registered")
+            wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker registered")
             private_redis.stop()
             post = Posting(client, app)
             for n in range(3):  # one conversation, in order
@@ -352,7 +354,7 @@ def test_a_worker_routes_from_the_database_while_redis_is_away(
             assert worker.process.poll() is None
             assert [m["msg"] for m in rc.messages] == ["m0", "m1", "m2"]
             assert private_redis.start()
-            wait_for(lambda: registered_workers(private_redis.url) == 1, 15, "worker back")
+            wait_for(lambda: registered_workers(private_redis.url) == 1, 60, "worker back")
             time.sleep(1.0)  # the catch-up sweep: nothing left to hand over
         finally:
             code = worker.stop()
