@@ -9,12 +9,14 @@ import os
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_socketio import SocketIO
 from sqlalchemy import event
+from werkzeug.exceptions import HTTPException
 
 from service.config import Config
 from service.domain.ports import ChatPlatform, JobQueue, Ports, ReplySender
@@ -165,6 +167,28 @@ def _sweep_in_process(app: Flask) -> None:
                 )
 
 
+def _answer_unrouted_errors(app: Flask, json_error: Callable[[HTTPException], Any]) -> None:
+    """An error outside every blueprint (no route for the address, or none for its method)
+    and the API's: the JSON error body under the API, webhook, docs and probe addresses, or
+    for a client that does not read HTML; the Spanish error page for anything else a browser
+    opens. (A page's own errors have the ui blueprint's handler.)"""
+    from service.ui import error_page
+
+    machine = {
+        rule.rule.split("/")[1]
+        for rule in app.url_map.iter_rules()
+        if not rule.endpoint.startswith("ui.")
+    }
+
+    def answer(error: HTTPException) -> Any:
+        html = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
+        if request.path.split("/")[1] in machine or html != "text/html":
+            return json_error(error)
+        return error_page(error)
+
+    app.register_error_handler(HTTPException, answer)
+
+
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
     """Build the app: config, database, migrations, ports, API, webhooks, logging, CLI.
 
@@ -218,12 +242,13 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     init_request_logging(app)
     if not config.redis_url and not config.jobs_inline:
         _sweep_in_process(app)
-    init_api(app)
+    api = init_api(app)
     init_ui(app)
     app.register_blueprint(receivers.bp)
     from service.api import media as media_links  # GET /media/<token> (issue 17)
 
     app.register_blueprint(media_links.bp)
+    _answer_unrouted_errors(app, api.handle_http_exception)
     register_cli(app)
     app.cli.add_command(rocketchat_cli)
     return app

@@ -6,6 +6,8 @@ Spanish is the source language. Other languages come from the *gettext*/*ngettex
 passes in :class:`Words` (flask_babel's have the same signatures): nested pieces (labels, yes
 and no, role names, plurals) are translated where they are built, which a (template, params)
 pair handed to the edge could not do without translating its params again one by one.
+pybabel extracts the texts from here too (babel.cfg): the tables' ``N_`` marks and the
+sentences' ``ctx._``/``ctx.ngettext`` calls, always with literal strings.
 """
 
 from __future__ import annotations
@@ -479,11 +481,12 @@ def _created(ctx: _Context, event: AuditEvent) -> str | None:
             parent=ctx.name("region", after.get("parent_id"), after["parent"]),
         )
     if kind == "user" and after.get("role") in ROLES:
+        role = ROLES[after["role"]]  # a name, not a literal, inside _(): pybabel skips it
         return ctx._(
             "%(actor)s creó el usuario %(name)s (%(role)s)",
             actor=actor,
             name=name,
-            role=ctx._(ROLES[after["role"]]),
+            role=ctx._(role),
         )
     if kind == "token" and after.get("user_id") is not None:
         return ctx._(

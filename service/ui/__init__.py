@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
-    Response,
     current_app,
     flash,
     redirect,
@@ -40,6 +39,8 @@ bp = Blueprint(
     static_url_path="/ui/static",
 )
 LANGUAGES = ("es", "en")
+# Spanish is Latin American Spanish (es-419, the pages' lang): numbers as "12,000".
+LOCALES = {"es": "es_419", "en": "en"}
 
 
 def select_locale() -> str:
@@ -47,7 +48,7 @@ def select_locale() -> str:
     chosen = request.args.get("lang")
     if chosen in LANGUAGES:
         session["lang"] = chosen
-    return str(session.get("lang", "es"))
+    return LOCALES.get(str(session.get("lang", "es")), LOCALES["es"])
 
 
 def init_ui(app: Flask) -> None:
@@ -63,6 +64,7 @@ def init_ui(app: Flask) -> None:
         rocketchat,
         users,
     )
+    from service.ui.formats import init_formats
     from service.ui.headers import init_headers
 
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -76,6 +78,7 @@ def init_ui(app: Flask) -> None:
     # authentication. Templates get the token for the small action forms.
     app.jinja_env.globals["csrf_token"] = generate_csrf
     Babel(app, locale_selector=select_locale)
+    init_formats(app)
     login = LoginManager(app)
     login.login_view = "ui.login"
     login.login_message = None
@@ -136,7 +139,14 @@ def _domain_error(error: DomainError) -> tuple[str, int]:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response | tuple[str, int]:
-    return render_template("error.html", status=error.code, message=error.description), (
-        error.code or 500
-    )
+def error_page(error: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    """The error as a page: our own ``abort(status, _("..."))`` text, else the status said
+    in Spanish (never Werkzeug's English description)."""
+    from service.ui.messages import status_text
+
+    status = error.code or 500
+    own = error.description and error.description != type(error).description
+    message = error.description if own else status_text(status)
+    # a 405 still says which methods the address takes (Allow)
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return render_template("error.html", status=status, message=message), status, headers

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -25,6 +24,7 @@ from service.models import Agent, Team
 from service.ui import bp
 from service.ui.auth import me
 from service.ui.carteras import PER_PAGE, page_number
+from service.ui.formats import ngettext
 from service.ui.forms import ActionForm, AgentForm, HandoverForm
 from service.ui.org import (
     agent_or_404,
@@ -186,18 +186,18 @@ def agent_delete(agent_id: int) -> Response:
         users = len(error.details.get("user_ids") or [])
         if owned:
             message = ngettext(
-                "No se puede eliminar a %(name)s: es dueño de %(num)d cartera (abajo). "
+                "No se puede eliminar a %(name)s: es dueño de %(num)s cartera (abajo). "
                 "Use «Traspasar carteras» o desactívelo.",
-                "No se puede eliminar a %(name)s: es dueño de %(num)d carteras (abajo). "
+                "No se puede eliminar a %(name)s: es dueño de %(num)s carteras (abajo). "
                 "Use «Traspasar carteras» o desactívelo.",
                 owned,
                 name=name,
             )
         else:
             message = ngettext(
-                "No se puede eliminar a %(name)s: %(num)d usuario ingresa como este agente. "
+                "No se puede eliminar a %(name)s: %(num)s usuario ingresa como este agente. "
                 "Desactívelo en lugar de eliminarlo.",
-                "No se puede eliminar a %(name)s: %(num)d usuarios ingresan como este agente. "
+                "No se puede eliminar a %(name)s: %(num)s usuarios ingresan como este agente. "
                 "Desactívelo en lugar de eliminarlo.",
                 users,
                 name=name,
@@ -335,16 +335,16 @@ def agent_handover_apply(agent_id: int) -> str | Response:
     moved = len(plan.carteras)
     if plan.to_agent_name:
         text = ngettext(
-            "%(num)d cartera de %(name)s pasó a %(to)s.",
-            "%(num)d carteras de %(name)s pasaron a %(to)s.",
+            "%(num)s cartera de %(name)s pasó a %(to)s.",
+            "%(num)s carteras de %(name)s pasaron a %(to)s.",
             moved,
             name=plan.agent_name,
             to=plan.to_agent_name,
         )
     else:
         text = ngettext(
-            "%(num)d cartera de %(name)s quedó solo con su equipo.",
-            "%(num)d carteras de %(name)s quedaron solo con su equipo.",
+            "%(num)s cartera de %(name)s quedó solo con su equipo.",
+            "%(num)s carteras de %(name)s quedaron solo con su equipo.",
             moved,
             name=plan.agent_name,
         )

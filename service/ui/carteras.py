@@ -1,7 +1,9 @@
-"""Pages of the Carteras module: list, new/edit form, activate/deactivate, manage contacts."""
+"""Pages of the Carteras module: the list, with NUEVA CARTERA and Editar as windows over it
+(each at its own address), activate/deactivate, manage contacts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -26,10 +28,10 @@ def managers_only() -> None:
         abort(403, _("Solo coordinadores y administradores gestionan carteras."))
 
 
-def page_number() -> int:
-    """``?page=``: ASCII digits only (``str.isdigit`` also takes "²" and "١٢"), at most the
-    last page the domain pages to; anything else is the first page."""
-    value = request.args.get("page", "1")
+def page_number(value: str | None = None) -> int:
+    """``?page=`` (or *value*): ASCII digits only (``str.isdigit`` also takes "²" and "١٢"),
+    at most the last page the domain pages to; anything else is the first page."""
+    value = request.args.get("page", "1") if value is None else value
     if not (value.isascii() and value.isdigit()) or len(value) > len(str(MAX_PAGE)):
         return 1
     return min(max(int(value), 1), MAX_PAGE)
@@ -51,19 +53,34 @@ def apply_errors(form: Any, error: Invalid) -> None:
         flash(messages.explain(error), "error")
 
 
+LIST_ARGS = ("q", "region_id", "page")
+
+
+def list_args() -> dict[str, Any]:
+    """The list's own query (search, region, page), kept by the windows opened over it so
+    that closing one goes back to the list as it was."""
+    return {key: value for key in LIST_ARGS if (value := request.args.get(key, "").strip())}
+
+
 @bp.get("/carteras", endpoint="carteras")
 @login_required
 def carteras_list() -> str:
     managers_only()
-    q = request.args.get("q", "").strip()
+    return render_list(list_args())
+
+
+def render_list(args: Mapping[str, Any], window: str | None = None, **context: Any) -> str:
+    """The Carteras list filtered by *args*; with *window* (a template) open over it: the
+    NUEVA CARTERA, Editar or AUDITORÍA window, whose own values come in *context*."""
+    q = str(args.get("q", ""))
     session = db.session()
     all_regions = regions.all_regions(session)
-    region_id = chosen_region(all_regions)
+    region_id = chosen_region(all_regions, str(args.get("region_id", "")))
     found = carteras.list_carteras(
         session,
         me(),
         carteras.CarteraFilters(q=q or None, region_id=region_id),
-        page_number(),
+        page_number(str(args.get("page", "1"))),
         PER_PAGE,
     )
     return render_template(
@@ -73,12 +90,16 @@ def carteras_list() -> str:
         region_id=region_id,
         regions=region_choices(all_regions),
         action=ActionForm(),
+        keep=dict(args),
+        window=window,
+        close_url=url_for("ui.carteras", **args),
+        **context,
     )
 
 
-def chosen_region(all_regions: list[Region]) -> int | None:
-    """``?region_id=``: one of the regions, else no filter."""
-    value = request.args.get("region_id", "")
+def chosen_region(all_regions: list[Region], value: str | None = None) -> int | None:
+    """``?region_id=`` (or *value*): one of the regions, else no filter."""
+    value = request.args.get("region_id", "") if value is None else value
     if value.isascii() and value.isdigit() and int(value) in {r.id for r in all_regions}:
         return int(value)
     return None
@@ -153,13 +174,25 @@ def _save(form: CarteraForm, cartera_id: int | None) -> str | Response:
     except Invalid as error:
         db.session.rollback()
         apply_errors(form, error)
-        return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+        return form_window(form, cartera_id)
     except Conflict as error:
         db.session.rollback()
         form.name.errors.append(messages.explain(error))
-        return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+        return form_window(form, cartera_id)
     flash(_("Cartera guardada."))
-    return redirect(url_for("ui.carteras"))
+    return redirect(url_for("ui.carteras", **list_args()))
+
+
+def form_window(form: CarteraForm, cartera_id: int | None) -> str:
+    """The list with the NUEVA CARTERA (or Editar) window open over it, errors included."""
+    return render_list(
+        list_args(),
+        "carteras/form.html",
+        window_title=_("Editar cartera") if cartera_id else _("Nueva cartera"),
+        form=form,
+        icons=ICONS,
+        cartera_id=cartera_id,
+    )
 
 
 @bp.route("/carteras/nueva", methods=["GET", "POST"])
@@ -172,7 +205,7 @@ def cartera_new() -> str | Response:
     _choices(form)
     if form.validate_on_submit():
         return _save(form, None)
-    return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=None)
+    return form_window(form, None)
 
 
 @bp.route("/carteras/<id:cartera_id>/editar", methods=["GET", "POST"])
@@ -184,7 +217,7 @@ def cartera_edit(cartera_id: int) -> str | Response:
     _choices(form)
     if form.validate_on_submit():
         return _save(form, cartera_id)
-    return render_template("carteras/form.html", form=form, icons=ICONS, cartera_id=cartera_id)
+    return form_window(form, cartera_id)
 
 
 @bp.post("/carteras/<id:cartera_id>/<any(activar, desactivar):state>")

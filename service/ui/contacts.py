@@ -142,7 +142,6 @@ def contact_detail(contact_id: int) -> str:
         timeline=list(reversed(timeline)) if timeline is not None else None,
         took=took,
         rocketchat_url=(settings.rocketchat_url or "").rstrip("/"),
-        tz=settings.tz,
         phones=contacts.values_of(contact, PHONE),
         emails=contacts.values_of(contact, EMAIL),
         region=regions.effective(contact),

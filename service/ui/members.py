@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -24,6 +23,7 @@ from service.models import Contact
 from service.ui import bp
 from service.ui.auth import me
 from service.ui.carteras import managers_only
+from service.ui.formats import ngettext
 from service.ui.forms import ActionForm
 
 PER_PAGE = 20
@@ -176,12 +176,12 @@ def cartera_add_contact(cartera_id: int) -> Response:
 def _added_label(added: int, moved: int) -> str:
     parts = []
     if added:
-        parts.append(ngettext("%(num)d contacto agregado", "%(num)d contactos agregados", added))
+        parts.append(ngettext("%(num)s contacto agregado", "%(num)s contactos agregados", added))
     if moved:
         parts.append(
             ngettext(
-                "%(num)d contacto movido a esta cartera",
-                "%(num)d contactos movidos a esta cartera",
+                "%(num)s contacto movido a esta cartera",
+                "%(num)s contactos movidos a esta cartera",
                 moved,
             )
         )
@@ -216,8 +216,8 @@ def cartera_selection(cartera_id: int) -> Response:
     if what == "quitar":
         done = membership.remove_contacts(db_session, actor, cartera_id, ids)
         label = ngettext(
-            "%(num)d contacto quitado de la cartera.",
-            "%(num)d contactos quitados de la cartera.",
+            "%(num)s contacto quitado de la cartera.",
+            "%(num)s contactos quitados de la cartera.",
             len(done),
         )
     elif what == "mover":
@@ -234,8 +234,8 @@ def cartera_selection(cartera_id: int) -> Response:
             abort(404)
         result = membership.add_contacts(db_session, actor, destination.id, ids, move=True)
         label = ngettext(
-            "%(num)d contacto movido a «%(name)s».",
-            "%(num)d contactos movidos a «%(name)s».",
+            "%(num)s contacto movido a «%(name)s».",
+            "%(num)s contactos movidos a «%(name)s».",
             len(result.moved),
             name=destination.name,
         )
@@ -271,8 +271,8 @@ def cartera_undo(cartera_id: int) -> Response:
     db.session.commit()
     flash(
         ngettext(
-            "Se deshizo el cambio de %(num)d contacto.",
-            "Se deshizo el cambio de %(num)d contactos.",
+            "Se deshizo el cambio de %(num)s contacto.",
+            "Se deshizo el cambio de %(num)s contactos.",
             count,
         )
     )

@@ -125,6 +125,28 @@ CODES: dict[str, LazyString] = {
 }
 
 
+# An HTTP error without a text of ours (an unknown address, Werkzeug's own), by status.
+STATUS: dict[int, LazyString] = {
+    400: _l("La solicitud no es válida; recargue la página e inténtelo de nuevo."),
+    401: _l("Ingrese para continuar."),
+    403: _l("No tiene permiso para ver esta página."),
+    404: _l("Esta página no existe o no está a su alcance."),
+    405: _l("Esta dirección no se abre así: vuelva a la página anterior y use sus botones."),
+    413: _l("El archivo es demasiado grande."),
+    429: _l("Demasiados intentos; espere un momento e inténtelo de nuevo."),
+    500: _l(
+        "Algo falló de nuestro lado. Inténtelo de nuevo en unos minutos; si se repite, avise "
+        "a quien administra el servicio."
+    ),
+    503: _l("El servicio no está disponible por un momento; inténtelo de nuevo en unos minutos."),
+}
+
+
+def status_text(status: int) -> str:
+    """What an HTTP error means to the person, in Spanish (or the chosen language)."""
+    return str(STATUS.get(status) or CODES["error"])
+
+
 def say(rule: str, params: dict[str, Any] | None = None, code: str = "error") -> str:
     """The Spanish (or the chosen language's) text of *rule* with its *params*."""
     text = RULES.get(rule) or CODES.get(code) or CODES["error"]

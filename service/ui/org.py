@@ -16,7 +16,6 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -29,6 +28,7 @@ from service.models import Agent, Cartera, Team, agent_teams
 from service.ui import bp
 from service.ui.auth import me
 from service.ui.carteras import PER_PAGE, managers_only, page_number
+from service.ui.formats import ngettext
 from service.ui.forms import ActionForm, TeamForm
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -225,9 +225,9 @@ def team_delete(team_id: int) -> Response:
         count = len(error.details.get("cartera_ids") or [])
         flash(
             ngettext(
-                "No se puede eliminar el equipo %(name)s: tiene %(num)d cartera. Pásela a otro "
+                "No se puede eliminar el equipo %(name)s: tiene %(num)s cartera. Pásela a otro "
                 "equipo (abajo) antes de eliminarlo.",
-                "No se puede eliminar el equipo %(name)s: tiene %(num)d carteras. Páselas a otro "
+                "No se puede eliminar el equipo %(name)s: tiene %(num)s carteras. Páselas a otro "
                 "equipo (abajo) antes de eliminarlo.",
                 count,
                 name=name,
@@ -246,11 +246,11 @@ def _unit(kind: int, count: int) -> str:
     """``count`` hours (0), minutes (1) or seconds (2), in words."""
     text: str
     if kind == 0:
-        text = ngettext("%(num)d hora", "%(num)d horas", count)
+        text = ngettext("%(num)s hora", "%(num)s horas", count)
     elif kind == 1:
-        text = ngettext("%(num)d minuto", "%(num)d minutos", count)
+        text = ngettext("%(num)s minuto", "%(num)s minutos", count)
     else:
-        text = ngettext("%(num)d segundo", "%(num)d segundos", count)
+        text = ngettext("%(num)s segundo", "%(num)s segundos", count)
     return text
 
 

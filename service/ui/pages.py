@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -19,7 +20,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
@@ -28,9 +28,9 @@ from service.domain.errors import Invalid
 from service.domain.pagination import Page
 from service.extensions import db
 from service.models import AuditEvent
-from service.ui import bp
+from service.ui import bp, formats
 from service.ui.auth import me
-from service.ui.carteras import managers_only, page_number
+from service.ui.carteras import managers_only, page_number, render_list
 
 EVENT_LABELS = {
     "created": _l("Creado"),
@@ -137,10 +137,6 @@ def audit_filters() -> AuditFilters:
     return AuditFilters(args=args, query=query, errors=errors)
 
 
-def _words() -> audit_text.Words:
-    return audit_text.Words(gettext=_, ngettext=ngettext)
-
-
 @dataclass(frozen=True)
 class AuditRow:
     event: AuditEvent
@@ -156,8 +152,8 @@ class AuditRow:
 def _rows(events: list[AuditEvent], now: datetime, tz: ZoneInfo) -> list[AuditRow]:
     """Each event in words, in local time, with links to the pages that exist: the cartera's
     edit page, the contact's ficha, the user's page (for admins)."""
-    words = _words()
-    texts, names = audit.describe_all(db.session(), events, words)
+    said = formats.words()
+    texts, names = audit.describe_all(db.session(), events, said)
     admin = current_user.role == "admin"
 
     def link(kind: str, row_id: int | None) -> str | None:
@@ -176,8 +172,8 @@ def _rows(events: list[AuditEvent], now: datetime, tz: ZoneInfo) -> list[AuditRo
             event=event,
             text=text,
             local=audit_text.local_time(event.occurred_at, tz),
-            ago=audit_text.ago(event.occurred_at, now, words),
-            resource=audit_text.resource_text(event, names, words),
+            ago=audit_text.ago(event.occurred_at, now, said),
+            resource=audit_text.resource_text(event, names, said),
             actor_url=link("user", event.actor_user_id),
             resource_url=link(event.resource_type, event.resource_id),
             contact_url=link("contact", event.related_id),
@@ -192,6 +188,22 @@ def audit_page() -> str:
     """AUDITORÍA: each event as a sentence with its changes, in local time, filtered by text,
     event, resource type, a preset period or a date range; paged with the total."""
     managers_only()
+    return render_template("audit.html", **_audit("ui.audit"))
+
+
+@bp.get("/carteras/auditoria", endpoint="carteras_audit")
+@login_required
+def carteras_audit() -> str:
+    """The same AUDITORÍA as a window over the Carteras list (the list's AUDITORÍA button,
+    as in the manual); its filters and pages stay at this address."""
+    managers_only()
+    return render_list(
+        {}, "audit_body.html", window_title=_("Auditoría"), wide=True, **_audit("ui.carteras_audit")
+    )
+
+
+def _audit(endpoint: str) -> dict[str, Any]:
+    """What the audit shows for the query string's filters and page (audit_body.html)."""
     chosen = audit_filters()
     tz = current_app.config["CARTERAS"].tz
     now = datetime.now(UTC)
@@ -209,17 +221,17 @@ def audit_page() -> str:
             )
         except Invalid:
             abort(400)
-    return render_template(
-        "audit.html",
-        page=found,
-        rows=_rows(found.items, now, tz),
-        filters=chosen.args,
-        errors=chosen.errors,
-        zone=tz.key,
-        events=EVENT_LABELS,
-        periods=PERIOD_LABELS,
-        types=TYPE_LABELS,
-    )
+    return {
+        "events_page": found,  # not "page": over the Carteras list, that is the list's
+        "rows": _rows(found.items, now, tz),
+        "filters": chosen.args,
+        "errors": chosen.errors,
+        "zone": tz.key,
+        "events": EVENT_LABELS,
+        "periods": PERIOD_LABELS,
+        "types": TYPE_LABELS,
+        "audit_endpoint": endpoint,
+    }
 
 
 @bp.get("/auditoria/exportar", endpoint="audit_export")
@@ -236,7 +248,7 @@ def audit_export() -> Response:
             chosen.query,
             now=datetime.now(UTC),
             tz=current_app.config["CARTERAS"].tz,
-            words=_words(),
+            words=formats.words(),
         )
     except Invalid:
         abort(400)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
@@ -17,6 +16,7 @@ from service.domain.ports import ChatPlatformError, ChatPlatformUnavailable
 from service.extensions import db
 from service.ui import bp
 from service.ui.auth import me
+from service.ui.formats import ngettext
 from service.ui.org import TAKEN, checked_csrf, recheck_live
 
 FIELD_LABELS = {
@@ -88,23 +88,23 @@ def sync_summary(report: rc_sync.SyncReport) -> str:
         parts = [
             _(
                 "Se crearían %(teams)s y %(agents)s",
-                teams=ngettext("%(num)d equipo", "%(num)d equipos", teams),
-                agents=ngettext("%(num)d agente", "%(num)d agentes", agents),
+                teams=ngettext("%(num)s equipo", "%(num)s equipos", teams),
+                agents=ngettext("%(num)s agente", "%(num)s agentes", agents),
             ),
-            ngettext("%(num)d cambiaría", "%(num)d cambiarían", changed),
+            ngettext("%(num)s cambiaría", "%(num)s cambiarían", changed),
             ngettext(
-                "%(num)d agente quedaría inactivo", "%(num)d agentes quedarían inactivos", gone
+                "%(num)s agente quedaría inactivo", "%(num)s agentes quedarían inactivos", gone
             ),
         ]
     else:
         parts = [
             _(
                 "Se crearon %(teams)s y %(agents)s",
-                teams=ngettext("%(num)d equipo", "%(num)d equipos", teams),
-                agents=ngettext("%(num)d agente", "%(num)d agentes", agents),
+                teams=ngettext("%(num)s equipo", "%(num)s equipos", teams),
+                agents=ngettext("%(num)s agente", "%(num)s agentes", agents),
             ),
-            ngettext("%(num)d cambió", "%(num)d cambiaron", changed),
-            ngettext("%(num)d agente quedó inactivo", "%(num)d agentes quedaron inactivos", gone),
+            ngettext("%(num)s cambió", "%(num)s cambiaron", changed),
+            ngettext("%(num)s agente quedó inactivo", "%(num)s agentes quedaron inactivos", gone),
         ]
     return "; ".join(parts) + "."
 

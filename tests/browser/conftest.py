@@ -90,3 +90,84 @@ def page(chromium, problems):
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# What sticks out of the screen on the right: the page scrolling sideways, or any element drawn
+# past the viewport's right edge (the part a scrolling or clipping box hides does not count:
+# that box is checked itself).
+_OVERFLOW = """() => {
+  const width = window.innerWidth;
+  const out = [];
+  if (document.documentElement.scrollWidth > width) {
+    out.push(`page ${document.documentElement.scrollWidth}px wide`);
+  }
+  for (const el of document.body.querySelectorAll("*")) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || getComputedStyle(el).visibility === "hidden") continue;
+    let right = box.right;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      const style = getComputedStyle(up);
+      if (style.overflowX !== "visible" || style.clip !== "auto") {
+        right = Math.min(right, up.getBoundingClientRect().right);
+      }
+    }
+    if (right > width + 1) {
+      const cls = typeof el.className === "string" ? el.className.trim() : "";
+      const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+        (cls ? "." + cls.split(/\\s+/).join(".") : "");
+      const text = (el.textContent || "").trim().slice(0, 60);
+      out.push(`${name} ends at ${Math.round(box.right)}px: ${text}`);
+    }
+  }
+  return out;
+}"""
+
+# Every action of every list row (links, buttons, "Eliminar" disclosures) drawn wholly on the
+# screen's width, not hidden past the edge of a scrolling table.
+_ACTIONS_OFF_SCREEN = """(selector) => {
+  const width = window.innerWidth;
+  const off = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height) continue;
+    let left = box.left, right = box.right;
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (getComputedStyle(up).overflowX !== "visible") {
+        const clip = up.getBoundingClientRect();
+        if (left < clip.left - 1 || right > clip.right + 1) { left = -1; break; }
+      }
+    }
+    if (left < 0 || right > width + 1) {
+      const text = (el.textContent || "").trim();
+      off.push(`${text} at ${Math.round(box.left)}-${Math.round(box.right)}px`);
+    }
+  }
+  return off;
+}"""
+ROW_ACTIONS = ".row-actions > a, .row-actions button, .row-actions summary"
+
+
+def fits(page) -> None:
+    """Nothing on the page is wider than the screen (its viewport, whatever its size)."""
+    page.wait_for_load_state()
+    width = page.evaluate("window.innerWidth")
+    sticking_out = page.evaluate(_OVERFLOW)
+    assert not sticking_out, f"{page.url} at {width}px: " + "; ".join(sticking_out)
+
+
+def actions_on_screen(page, selector: str = ROW_ACTIONS) -> int:
+    """Each row's actions are on screen (none scrolled off with a wide table); how many."""
+    page.wait_for_load_state()
+    off = page.evaluate(_ACTIONS_OFF_SCREEN, selector)
+    assert not off, f"{page.url}: actions off screen: " + "; ".join(off)
+    return page.locator(selector).count()
+
+
+def go_to(page, name: str) -> None:
+    """Follow *name* in the side menu, unfolding it first where it is folded (a phone)."""
+    toggle = page.locator("[data-menu-button]")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
+    page.get_by_role("navigation", name="Menú principal").get_by_role(
+        "link", name=name, exact=True
+    ).click()

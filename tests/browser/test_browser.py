@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import fits, shot
 from tests.webhooks.conftest import sign_whatsapp, whatsapp_text
 
 PASSWORD = "una-clave-segura"
@@ -36,8 +36,10 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     expect(page.get_by_role("heading", name="Carteras")).to_be_visible()
     shot(page, "01-carteras")
 
-    # NUEVA CARTERA: empty form first, to see the errors next to the fields
+    # NUEVA CARTERA (a window over the list): empty form first, to see the errors next to
+    # the fields
     page.get_by_role("link", name="NUEVA CARTERA").click()
+    window = page.get_by_role("dialog", name="Nueva cartera")
     page.get_by_role("button", name="GUARDAR").click()
     expect(page.locator("#name-error")).to_be_visible()
     expect(page.locator("#icon-error")).to_be_visible()
@@ -48,7 +50,7 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     page.get_by_role("button", name="Usar 💎").click()
     expect(page.get_by_label("Ícono", exact=True)).to_have_value("💎")
     page.get_by_label("Color").fill("#1E88E5")
-    page.get_by_label("Región").select_option(label="CDMX")
+    window.get_by_label("Región").select_option(label="CDMX")
     shot(page, "03-cartera-form")
     page.get_by_role("button", name="GUARDAR").click()
     row = page.get_by_role("row", name=re.compile("Premium"))
@@ -80,21 +82,22 @@ def test_coordinator_manages_carteras_and_finds_it_in_the_audit(live, make, page
     ).click()
     expect(page.get_by_role("row", name=re.compile("Premium"))).to_contain_text("Inactiva")
 
-    # AUDITORÍA with each of its three filters
+    # AUDITORÍA (a window over the list) with each of its three filters
     page.get_by_role("link", name="AUDITORÍA", exact=True).click()
+    audit = page.get_by_role("dialog", name="Auditoría")
     page.get_by_label("Evento").select_option(label="Desactivado")
     page.get_by_role("button", name="Filtrar").click()
-    expect(page.locator("tbody tr")).to_have_count(1)
-    expect(page.locator("tbody")).to_contain_text("Premium")
+    expect(audit.locator("tbody tr")).to_have_count(1)
+    expect(audit.locator("tbody")).to_contain_text("Premium")
     page.get_by_label("Evento").select_option(label="Contacto movido")
     page.get_by_label("Fecha").select_option(label="Hoy")
     page.get_by_role("button", name="Filtrar").click()
-    expect(page.locator("tbody")).to_contain_text("Beto Ruiz")
+    expect(audit.locator("tbody")).to_contain_text("Beto Ruiz")
     page.get_by_label("Evento").select_option(label="Todos")
     page.get_by_label("Fecha").select_option(label="Esta semana")
     page.get_by_label("Buscar (usuario o recurso)").fill("ana lopez")
     page.get_by_role("button", name="Filtrar").click()
-    expect(page.locator("tbody")).to_contain_text("Contacto agregado")
+    expect(audit.locator("tbody")).to_contain_text("Contacto agregado")
     shot(page, "05-auditoria")
 
 
@@ -111,7 +114,7 @@ def test_pages_fit_a_375px_phone(live, make, page):
         ("/auditoria", "08-movil-auditoria"),
     ):
         page.goto(base + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 376, path
+        fits(page)
         shot(page, name)
 
 

@@ -11,15 +11,10 @@ from playwright.sync_api import expect
 
 from service.extensions import db
 from service.models import Agent, Cartera
-from tests.browser.conftest import shot
+from tests.browser.conftest import fits, go_to, shot
 from tests.browser.test_browser import sign_in
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 376, (page.url, width)
 
 
 def agent_options(page) -> list[str]:
@@ -36,7 +31,7 @@ def test_coordinator_sets_up_a_team_and_its_agent_then_a_cartera(live, make, pag
     sign_in(page, base, "carla@example.com")
 
     # Equipos: a new team
-    page.get_by_role("link", name="Equipos", exact=True).click()
+    go_to(page, "Equipos")
     expect(page.get_by_role("heading", name="Equipos")).to_be_visible()
     fits(page)
     page.get_by_role("link", name="NUEVO EQUIPO").click()
@@ -52,7 +47,7 @@ def test_coordinator_sets_up_a_team_and_its_agent_then_a_cartera(live, make, pag
     shot(page, "12-movil-equipos")
 
     # Agentes: a new agent in that team
-    page.get_by_role("link", name="Agentes", exact=True).click()
+    go_to(page, "Agentes")
     page.get_by_role("link", name="NUEVO AGENTE").click()
     page.get_by_label("Nombre", exact=True).fill("Luisa Norte")
     page.get_by_label("Correo electrónico").fill("luisa@example.com")
@@ -69,7 +64,7 @@ def test_coordinator_sets_up_a_team_and_its_agent_then_a_cartera(live, make, pag
     shot(page, "14-movil-agentes")
 
     # the deletion asks first (no script: a <details>), and the team with a cartera says no
-    page.get_by_role("link", name="Equipos", exact=True).click()
+    go_to(page, "Equipos")
     sur_row = page.get_by_role("row", name=re.compile("^Sur"))
     sur_row.get_by_text("Eliminar", exact=True).click()
     sur_row.get_by_role("button", name="Sí, eliminar").click()
@@ -122,7 +117,7 @@ def test_coordinator_sets_up_a_team_and_its_agent_then_a_cartera(live, make, pag
     fits(page)
 
     # Traspasar carteras: choose, see the preview, confirm
-    page.get_by_role("link", name="Agentes", exact=True).click()
+    go_to(page, "Agentes")
     row = page.get_by_role("row", name=re.compile("Luisa Norte"))
     row.get_by_role("link", name="Traspasar carteras").click()
     page.get_by_label("Quién recibe las carteras").select_option(

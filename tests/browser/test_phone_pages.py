@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import shot
+from tests.browser.conftest import fits, shot
 from tests.browser.test_browser import sign_in
-from tests.browser.test_users_browser import fits
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 

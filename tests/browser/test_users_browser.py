@@ -11,15 +11,10 @@ from playwright.sync_api import expect
 
 from service.extensions import db
 from service.models import User
-from tests.browser.conftest import shot
+from tests.browser.conftest import fits, shot
 from tests.browser.test_browser import sign_in
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
-
-def fits(page) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 376, (page.url, width)
 
 
 def test_admin_creates_a_user_with_two_carteras_on_a_phone(live, make, page):

@@ -54,7 +54,12 @@ def test_each_event_is_a_sentence_with_its_changes_and_no_raw_json(login, make):
     assert "{" not in main and "team_id" not in main and "owner_timeout" not in main
     # the sentences go through the page's gettext: another language renders too
     english = browser.get("/auditoria?lang=en")
-    assert english.status_code == 200 and "Premium" in table(english.get_data(as_text=True))
+    assert english.status_code == 200
+    rows = table(english.get_data(as_text=True))
+    assert "coordinator deactivated the portfolio 👑 Premium" in rows  # babel.cfg: audit_text
+    assert "Active:" in rows and "yes</del> → <ins>no" in rows
+    assert "factory created the portfolio 💎 Premium (team Norte)" in rows
+    assert "desactivó" not in rows and "creó" not in rows and "hace " not in rows
 
 
 def test_names_are_escaped(login, make):

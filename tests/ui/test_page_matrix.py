@@ -38,6 +38,7 @@ MATRIX = [
     ("GET", "/auditoria", "/auditoria", None, MANAGERS),
     ("GET", "/auditoria/exportar", "/auditoria/exportar", None, MANAGERS),
     ("GET", "/carteras", "/carteras", None, MANAGERS),
+    ("GET", "/carteras/auditoria", "/carteras/auditoria", None, MANAGERS),
     ("GET", "/carteras/nueva", "/carteras/nueva", None, ALL_MANAGERS),
     ("POST", "/carteras/nueva", "/carteras/nueva", {"name": ""}, ALL_MANAGERS),
     ("GET", "/carteras/<id:cartera_id>/editar", "/carteras/{premium}/editar", None, MANAGERS),

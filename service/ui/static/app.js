@@ -211,3 +211,47 @@
     setTimeout(function () { box.hidden = true; }, 15000);
   }
 })();
+
+// The side menu on a phone: "Menú" unfolds it (a real button here; without JavaScript a link
+// to #menu that the stylesheet unfolds), Esc folds it back.
+(function () {
+  "use strict";
+  var button = document.querySelector("[data-menu-button]");
+  var link = document.querySelector("[data-menu-link]");
+  var menu = document.getElementById("menu");
+  if (!button || !menu) { return; }
+  button.hidden = false;
+  if (link) { link.hidden = true; }
+  function show(open) {
+    button.setAttribute("aria-expanded", String(open));
+    menu.classList.toggle("open", open);
+  }
+  button.addEventListener("click", function () {
+    show(button.getAttribute("aria-expanded") !== "true");
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && button.getAttribute("aria-expanded") === "true") {
+      show(false);
+      button.focus();
+    }
+  });
+})();
+
+// NUEVA CARTERA, Editar and AUDITORÍA are windows over the Carteras list, each at its own
+// address: the server sends them open (so they work without JavaScript); here they become
+// modal, the first field with an error takes the focus, and Esc closes them as their
+// "Cerrar" link does, back to the list's address.
+(function () {
+  "use strict";
+  document.querySelectorAll("dialog[data-close]").forEach(function (dialog) {
+    if (typeof dialog.showModal !== "function") { return; }
+    dialog.close();
+    dialog.showModal();
+    var invalid = dialog.querySelector('[aria-invalid="true"]');
+    if (invalid) { invalid.focus(); }
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      window.location.assign(dialog.dataset.close);
+    });
+  });
+})();
