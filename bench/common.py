@@ -7,6 +7,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -46,15 +47,34 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> subprocess.Popen:
-    """The Procfile's web settings (sync workers), on loopback; waits until it answers."""
+def procfile_settings(process: str = "web") -> list[str]:
+    """The gunicorn options of the Procfile's *process* line, without its bind and app."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() != process:
+            continue
+        words = shlex.split(command)
+        assert words[0] == "gunicorn", line
+        options, skip = [], False
+        for word in words[1:-1]:  # the last word is the app
+            if skip:
+                skip = False
+            elif word == "--bind":
+                skip = True
+            elif not word.startswith("--bind="):
+                options.append(word)
+        return options
+    raise RuntimeError(f"no {process!r} line in the Procfile")
+
+
+def gunicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
+    """*app* under the Procfile's web settings, on loopback; waits until it answers."""
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "gunicorn",
-            "--workers",
-            str(workers),
+            *procfile_settings("web"),
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",
@@ -64,7 +84,7 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> subp
         cwd=ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,  # never an unread pipe: a full one blocks the server
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -77,34 +97,49 @@ def gunicorn(app: str, port: int, env: dict[str, str], workers: int = 2) -> subp
     raise RuntimeError(f"gunicorn {app} did not start")
 
 
-def _hammer(args: tuple[int, str, list[tuple[bytes, dict[str, str]]], float]) -> list[float]:
-    port, path, requests_, seconds = args
+def _hammer(
+    args: tuple[int, str, list[tuple[bytes, dict[str, str]]], float, bool],
+) -> list[float]:
+    port, path, requests_, seconds, keep_alive = args
     latencies: list[float] = []
-    stop = time.monotonic() + seconds
+    began = time.monotonic()
+    stop = began + seconds
+    conn: http.client.HTTPConnection | None = None
     for body, headers in requests_:
         if time.monotonic() >= stop:
             break
         started = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("POST", path, body=body, headers=headers)
         response = conn.getresponse()
         response.read()
-        conn.close()
+        if not keep_alive or response.will_close:
+            conn.close()
+            conn = None
         if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}")
         latencies.append(time.perf_counter() - started)
-    return latencies
+    if conn is not None:
+        conn.close()
+    return [time.monotonic() - began, *latencies]  # its own time first
 
 
 def load(
-    port: int, path: str, batches: Sequence[list[tuple[bytes, dict[str, str]]]], seconds: float
+    port: int,
+    path: str,
+    batches: Sequence[list[tuple[bytes, dict[str, str]]]],
+    seconds: float,
+    *,
+    keep_alive: bool = False,
 ) -> tuple[float, list[float]]:
-    """Post each batch from its own process for *seconds*; (requests/s, latencies)."""
+    """Post each batch from its own process for *seconds*, with a new connection per request
+    or one kept alive per client; (requests/s, latencies)."""
     with multiprocessing.Pool(len(batches)) as pool:
-        started = time.perf_counter()
-        results = pool.map(_hammer, [(port, path, batch, seconds) for batch in batches])
-        elapsed = time.perf_counter() - started
-    latencies = [x for part in results for x in part]
+        results = pool.map(_hammer, [(port, path, batch, seconds, keep_alive) for batch in batches])
+    # the clients' own time (handing them their requests is not part of it)
+    elapsed = max(part[0] for part in results)
+    latencies = [x for part in results for x in part[1:]]
     return len(latencies) / elapsed, latencies
 
 
@@ -122,6 +157,23 @@ def report(title: str, lines: dict[str, object]) -> None:
     for key, value in lines.items():
         print(f"   {key}: {value}")
     print(json.dumps({"benchmark": title, **{k: str(v) for k, v in lines.items()}}))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of process *pid*, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of *pid* (gunicorn's workers)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(p) for p in text)
+    return found
 
 
 def timed(function: Callable[[], object]) -> float:

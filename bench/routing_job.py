@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from fakeredis import FakeStrictRedis
 
-from bench.common import fresh_database, percentile, report, verdict
+from bench.common import fresh_database, percentile, report, rss_mb, verdict
 from service.adapters.recording_chat import RecordingChatPlatform
 from service.adapters.rocketchat import RocketChatClient
 from service.adapters.rq_queue import RQJobQueue
@@ -76,6 +76,32 @@ def setup(app, jobs: int, offset: int) -> list[int]:
         return accepted.new_ids
 
 
+MEMORY_AFTER = int(os.environ.get("BENCH_MEMORY_AFTER", "10000"))
+
+
+def more_messages(app, customers: int, count: int, serial: int) -> list[int]:
+    """*count* more messages, spread over the first *customers* customers of ``setup``."""
+    with app.app_context():
+        messages = tuple(
+            InboundMessage(
+                channel="whatsapp",
+                provider="meta",
+                external_id=f"wamid.more{serial + n}",
+                sender=Identity("phone", f"+5255{n % customers:08d}", f"5255{n % customers:08d}"),
+                sent_at=utcnow(),
+                text="¿Sigue ahí?",
+                thread_key=f"+5255{n % customers:08d}",
+                recipient="1065",
+            )
+            for n in range(count)
+        )
+        accepted = intake.accept(
+            db.session(), Delivery(messages=messages), region="MX", now=utcnow()
+        )
+        db.session.commit()
+        return accepted.new_ids
+
+
 def run(app, ids: list[int], job) -> tuple[float, list[float]]:
     durations = []
     with app.app_context():
@@ -111,6 +137,16 @@ def main() -> None:
         ports.chat = RocketChatClient(rc.url, rc.user_id, rc.auth_token, timeout=5)
         http_ids = setup(app, jobs, 2 * jobs)
         results["routing, fake Rocket.Chat over HTTP"] = run(app, http_ids, process_inbox)
+        ports.chat = RecordingChatPlatform()
+    # Memory: this process is a worker's code path; run it up to 10,000 routed messages
+    # (more messages of the customers above, into their open conversations), then read RSS.
+    done = 2 * jobs
+    while done < MEMORY_AFTER:
+        batch = min(1000, MEMORY_AFTER - done)
+        ids = more_messages(app, jobs, batch, done)
+        run(app, ids, process_inbox)
+        done += batch
+    resident = rss_mb(os.getpid())
     with app.app_context():
         db.engine.dispose()
     lines = {
@@ -123,6 +159,10 @@ def main() -> None:
     lines["ratio own/baseline rate"] = f"{own_rate / base_rate:.2f}"
     lines["target >= 200 jobs/s"] = verdict(own_rate >= 200)
     lines["target p95 <= 25 ms (own time)"] = verdict(percentile(own, 0.95) <= 0.025)
+    lines["worker memory"] = (
+        f"{resident:.0f} MB resident after {done:,} routed messages "
+        f"(target < 200 MB: {verdict(resident < 200)})"
+    )
     report(f"routing job, {jobs} jobs per variant, one process, PostgreSQL", lines)
 
 

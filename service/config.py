@@ -73,6 +73,9 @@ def normalize_database_url(url: str | None) -> str | None:
     return url
 
 
+HANDOFFS = ("auto", "request", "database")
+
+
 @dataclass(frozen=True)
 class Config:
     """Every setting of the service. ``database_url=None`` means the embedded SQLite file."""
@@ -142,6 +145,11 @@ class Config:
     # coordinator may send instead of a reply refused for the closed 24-hour window.
     media_link_ttl: float = 900.0
     whatsapp_templates: tuple[tuple[str, str], ...] = ()
+    # How a stored message reaches the queue (issue 14): "request" = the webhook enqueues the
+    # job itself after its commit; "database" = the webhook's transaction only notifies
+    # (PostgreSQL NOTIFY) and each worker's dispatcher hands the new rows to the queue, so a
+    # webhook makes no Redis call at all; "auto" = "database" on PostgreSQL with Redis.
+    handoff: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -224,6 +232,7 @@ class Config:
                 env.get("CARTERAS_MEDIA_LINK_TTL"), 900.0, name="CARTERAS_MEDIA_LINK_TTL"
             ),
             whatsapp_templates=parse_templates(env.get("CARTERAS_WHATSAPP_TEMPLATES")),
+            handoff=(opt("CARTERAS_HANDOFF") or "auto").lower(),
         )
         config.validate()
         return config
@@ -236,6 +245,10 @@ class Config:
             raise ValueError(
                 f"CARTERAS_TIMEZONE is not a known time zone: {self.timezone!r}"
             ) from None
+        if self.handoff not in HANDOFFS:
+            raise ValueError(
+                f"CARTERAS_HANDOFF must be one of {', '.join(HANDOFFS)}: {self.handoff!r}"
+            )
         import phonenumbers
 
         if self.default_phone_region not in phonenumbers.SUPPORTED_REGIONS:
@@ -247,6 +260,13 @@ class Config:
     def embedded(self) -> bool:
         """True on the embedded default: SQLite file under instance/, no servers."""
         return self.database_url is None
+
+    @property
+    def handoff_through_database(self) -> bool:
+        """Webhooks notify and workers dispatch (see ``handoff``); needs PostgreSQL's
+        NOTIFY and a queue in Redis, so "database" elsewhere falls back to "request"."""
+        possible = bool(self.redis_url) and (self.database_url or "").startswith("postgresql")
+        return possible and self.handoff in ("auto", "database")
 
     @property
     def tz(self) -> ZoneInfo:

@@ -107,12 +107,27 @@ def _keep_files(delivery: Delivery) -> Delivery:
 
 def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[str, Any]:
     delivery = _keep_files(delivery)
-    session, now = db.session(), _now()
-    if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
-        raise Unauthorized("This signed token was already used (replay).")
-    accepted = intake.accept(session, delivery, region=_config().default_phone_region, now=now)
+    session, now, config = db.session(), _now(), _config()
+    through_database = config.handoff_through_database
+
+    def accept(careful: bool) -> intake.Accepted:
+        if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
+            raise Unauthorized("This signed token was already used (replay).")
+        accepted = intake.accept(
+            session, delivery, region=config.default_phone_region, now=now, careful=careful
+        )
+        if through_database and accepted.new_ids:
+            intake.announce(session)  # the workers' dispatchers enqueue them
+        return accepted
+
+    try:
+        accepted = accept(careful=False)  # one statement per row, no savepoints
+    except intake.StoreAgain:  # the database refused a row: keep it as failed, alone
+        session.rollback()
+        accepted = accept(careful=True)
     session.commit()
-    enqueue_inbox(accepted.new_ids)
+    if not through_database:
+        enqueue_inbox(accepted.new_ids)
     log.info(
         "webhook stored",
         extra={

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session
@@ -142,19 +142,72 @@ def _failed_row(message: InboundMessage, reason: str, now: datetime) -> dict[str
     }
 
 
-def _store(session: Session, store: Any, row: dict[str, Any]) -> int | None:
+class StoreAgain(Exception):
+    """The database refused a row of a delivery stored without savepoints: roll back and
+    call :func:`accept` again with ``careful=True`` (see there)."""
+
+
+def _store(session: Session, store: Any, row: dict[str, Any], careful: bool) -> int | None:
+    if not careful:
+        try:
+            return session.execute(store, row).scalar()
+        except STORE_ERRORS as exc:
+            if _refused(exc):
+                raise StoreAgain(str(exc)[:200]) from exc
+            raise
     # A SAVEPOINT per message: a refused row rolls back alone, never its neighbours.
     with session.begin_nested():
         inbox_id: int | None = session.execute(store, row).scalar()
     return inbox_id
 
 
-def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) -> Accepted:
+# Webhooks that hand rows over through the database (``CARTERAS_HANDOFF``) notify this
+# channel in their transaction; each worker's dispatcher (service/jobs/dispatcher.py) listens.
+INBOX_CHANNEL: Final = "carteras_inbox"
+
+
+def announce(session: Session) -> None:
+    """Tell the listening dispatchers that new rows wait (PostgreSQL delivers the NOTIFY at
+    commit, once per transaction, and never if it rolls back)."""
+    session.execute(select(func.pg_notify(INBOX_CHANNEL, "")))
+
+
+def hand_over(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    """Take up to *limit* pending rows, oldest first, for the queue: ``pending -> queued``
+    in one compare-and-set that concurrent dispatchers skip past (``SKIP LOCKED``), so each
+    row is handed over by one of them. The caller commits, then enqueues; a row whose enqueue
+    never happens (Redis away, the process died) is queued past the grace, which the sweep
+    enqueues again."""
+    waiting = (
+        select(InboxMessage.id)
+        .where(InboxMessage.status == "pending")
+        .order_by(InboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    handed = session.scalars(
+        update(InboxMessage)
+        .where(InboxMessage.id.in_(waiting), InboxMessage.status == "pending")
+        .values(status="queued", updated_at=now)
+        .returning(InboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(handed)
+
+
+def accept(
+    session: Session, delivery: Delivery, *, region: str, now: datetime, careful: bool = True
+) -> Accepted:
     """Store every message and receipt of a delivery; duplicates are counted, not stored.
 
     A message the database refuses is kept as a ``failed`` row with the reason, and the rest
     of the delivery is stored. Runs in the caller's transaction: the webhook commits once,
     then enqueues ``new_ids``.
+
+    ``careful=False`` skips the savepoint around each row (two round trips each): the
+    webhook's fast path. A refused row then raises :class:`StoreAgain`, after which the
+    caller rolls back and stores the delivery again, carefully.
     """
     new_ids: list[int] = []
     duplicates = ignored = statuses = failed = 0
@@ -162,14 +215,14 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
     for message in delivery.messages:
         try:
             row = _row(message, region, now)
-            inbox_id = _store(session, store, row)
+            inbox_id = _store(session, store, row, careful)
         except STORE_ERRORS as exc:
             if not _refused(exc):
                 raise
             reason = _ascii(f"not stored: {type(exc).__name__}: {exc}".splitlines()[0], 2000)
             log.warning("inbound message refused", extra={"reason": reason})
             row = _failed_row(message, reason, now)
-            inbox_id = _store(session, store, row)
+            inbox_id = _store(session, store, row, careful)
         if inbox_id is None:
             duplicates += 1
         elif row["status"] == "failed":
@@ -195,7 +248,7 @@ def accept(session: Session, delivery: Delivery, *, region: str, now: datetime) 
         )
         # RETURNING, not rowcount: psycopg reports -1 for INSERT .. ON CONFLICT DO NOTHING.
         try:
-            statuses += _store(session, receipt, {}) is not None
+            statuses += _store(session, receipt, {}, careful) is not None
         except STORE_ERRORS as exc:  # a receipt routes nothing: log it, keep the rest
             if not _refused(exc):
                 raise
@@ -221,8 +274,9 @@ def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> boo
 
 
 def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None:
-    """Take a row for processing (compare-and-set); None when another job has it or it is done."""
-    result = session.execute(
+    """Take a row for processing (compare-and-set); None when another job has it or it is done.
+    The row comes back with the update (RETURNING): one round trip."""
+    return session.scalars(
         update(InboxMessage)
         .where(
             InboxMessage.id == inbox_id,
@@ -240,10 +294,9 @@ def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None
             attempts=InboxMessage.attempts + 1,
             updated_at=now,
         )
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(InboxMessage, inbox_id, populate_existing=True)
+        .returning(InboxMessage),
+        execution_options={"populate_existing": True, "synchronize_session": False},
+    ).one_or_none()
 
 
 def wait(session: Session, row: InboxMessage, until: datetime, why: str, now: datetime) -> None:
@@ -293,6 +346,16 @@ def handles_of(row: InboxMessage) -> list[Identity]:
     return [h for h in handles if usable_handle(h.kind, h.value)]
 
 
+@functools.cache
+def _owners_statement() -> Any:
+    """The owner look-up, built once: building and caching-keying an ORM select per call
+    cost as much as the indexed query itself (the routing job runs it for every message)."""
+    table = ContactIdentity.__table__
+    return select(table.c.kind, table.c.value, table.c.contact_id).where(
+        table.c.value.in_(bindparam("values", expanding=True))
+    )
+
+
 def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
     """The contact owning one of the handles (phones in each of their written forms), in one
     indexed query; the first handle wins when several match."""
@@ -303,11 +366,10 @@ def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None
     ]
     if not wanted:
         return None
-    rows = session.execute(
-        select(ContactIdentity.kind, ContactIdentity.value, ContactIdentity.contact_id).where(
-            ContactIdentity.value.in_({value for _, value in wanted})
-        )
-    ).all()
+    if session.autoflush:  # a Core statement does not autoflush; an ORM select did
+        session.flush()
+    values = list(dict.fromkeys(value for _, value in wanted))
+    rows = session.execute(_owners_statement(), {"values": values}).all()
     owners = {(kind, value): contact_id for kind, value, contact_id in rows}
     return next((owners[pair] for pair in wanted if pair in owners), None)
 

@@ -35,13 +35,31 @@ def _same_thread(row: InboxMessage) -> ColumnElement[bool]:
     return (InboxMessage.channel == row.channel) & (InboxMessage.thread_key == row.thread_key)
 
 
+def _advisory_lock(session: Session, channel: str, thread_key: str) -> None:
+    key = f"inbox:{channel}:{thread_key}"
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+
+
+def lock_thread_of(session: Session, inbox_id: int) -> None:
+    """Before a job claims message *inbox_id*: hold its thread's lock until the transaction
+    ends, so that the claim and the order check share one transaction (taken in the same
+    order as :func:`lock_thread`, thread then row, so two jobs never wait on each other).
+    On SQLite the claim's own write takes the database's one write lock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    found = session.execute(
+        select(InboxMessage.channel, InboxMessage.thread_key).where(InboxMessage.id == inbox_id)
+    ).first()
+    if found is not None and found.thread_key is not None:
+        _advisory_lock(session, found.channel, found.thread_key)
+
+
 def lock_thread(session: Session, row: InboxMessage) -> None:
     """Hold the thread's lock until the transaction ends."""
     if row.thread_key is None:
         return
     if session.get_bind().dialect.name == "postgresql":
-        key = f"inbox:{row.channel}:{row.thread_key}"
-        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+        _advisory_lock(session, row.channel, row.thread_key)
     else:  # SQLite: the first write takes the database's one write lock
         session.execute(
             update(InboxMessage)

@@ -38,7 +38,11 @@ def process_inbox(inbox_id: int) -> str:
     (Rocket.Chat asked to), or skipped (another job has it, or it is done)."""
     with runtime.run("inbox", inbox_id=inbox_id) as job:
         session = job.session
-        row = job.claim(lambda s, now: intake.claim(s, inbox_id, now))
+        # Order (domain rule 8): an earlier message of the thread still on its way holds this
+        # one back; its own job hands this one on when it goes through. The thread's lock,
+        # the claim and that check share one transaction (one commit).
+        ordering.lock_thread_of(session, inbox_id)
+        row = job.claim(lambda s, now: intake.claim(s, inbox_id, now), commit=False)
         if row is None:
             return job.outcome
 
@@ -51,9 +55,6 @@ def process_inbox(inbox_id: int) -> str:
                 intake.finish(session, kept, status, job.now(), error=repr(exc)[:2000])
 
         with job.recording_failures(failed):
-            # Order (domain rule 8): an earlier message of the thread still on its way holds
-            # this one back; its own job hands this one on when it goes through.
-            ordering.lock_thread(session, row)
             held_by = ordering.blocker(session, row)
             if held_by is not None:
                 ordering.defer(row, held_by, job.now())

@@ -38,8 +38,9 @@ def tag(session: Session, conversation: Conversation, ports: Ports, now: datetim
         if contact is not None and runtime.settings().badge_in_visitor_name
         else None,
     )
+    # Recorded with the caller's next commit (the forward's, or the job's last): tagging
+    # again after a failed try sets the same topic, tags and field (idempotent).
     conversation.rc_tagged_at = now
-    session.commit()  # tagged once, even if the forward below fails and is retried
 
 
 def do(ports: Ports, room_id: str, step: handoffs.Handoff) -> None:

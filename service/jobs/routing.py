@@ -127,8 +127,8 @@ def _channel_message(
     row.conversation_id = conversation.id
     conversation.last_message_at = now
     # Registering the visitor and opening its room are idempotent in Rocket.Chat (a retry
-    # finds the same visitor and open room), so they share one commit; the posted message
-    # gets its own, as a repeated post could show twice.
+    # finds the same visitor and open room); the visitor is committed before the room opens
+    # (see below), the room with the posted message, whose id Rocket.Chat refuses twice.
     if conversation.rc_visitor_token is None:
         visitor = chat.register_visitor(
             convs.visitor_token(row.sender_kind, row.sender_value),
@@ -154,8 +154,10 @@ def _channel_message(
             if owner and conversation.routed_to == "agent"
             else None,
         )
+        # Not committed alone: asked again, Rocket.Chat answers the visitor's open room
+        # (GET livechat/room without rid: findOneOpenByVisitorToken, newRoom false, in
+        # apps/meteor/app/livechat/server/api/v1/room.ts), so it is recorded with the message.
         conversation.rc_room_id = room.id
-        session.commit()
     if row.rc_message_id is None:
         message_id = f"carteras-{row.id}"
         text = _message_text(row)

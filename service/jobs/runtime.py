@@ -58,12 +58,15 @@ class JobRun:
         self.extra.update(extra)
         return outcome
 
-    def claim(self, take: Callable[[Session, datetime], Row | None]) -> Row | None:
+    def claim(
+        self, take: Callable[[Session, datetime], Row | None], *, commit: bool = True
+    ) -> Row | None:
         """Take the job's row with *take* (a compare-and-set at the clock's time) and commit
-        the claim at once; None, and the outcome ``skipped``, when another job holds the row
-        or it needs nothing more."""
+        the claim at once (or, with ``commit=False``, with the job's next commit); None, and
+        the outcome ``skipped``, when another job holds the row or it needs nothing more."""
         row = take(self.session, self.now())
-        self.session.commit()
+        if commit or row is None:
+            self.session.commit()
         if row is None:
             self.outcome = "skipped"
         return row

@@ -47,7 +47,7 @@ from rq.scripts import release_lock
 
 from service.domain.ports import RunningJob, running_job
 from service.extensions import db
-from service.jobs import sweeper
+from service.jobs import dispatcher, sweeper
 from service.jobs.enqueue import inbox_job_id
 from service.jobs.intake import process_inbox
 
@@ -528,10 +528,17 @@ def run_worker(
     )
     supervisor.install_signals()
     stop_sweeping = sweeper.start_in_background(app, interval) if interval > 0 else None
+    stop_dispatching = None
+    if config.handoff_through_database and "routing" in queues:
+        if burst:  # what waits now, then the queue until it is empty
+            dispatcher.drain(app)
+        else:
+            stop_dispatching = dispatcher.start_in_background(app)
     try:
         with app.app_context():
             supervisor.loop()
     finally:
-        if stop_sweeping is not None:
-            stop_sweeping.set()
+        for stop in (stop_sweeping, stop_dispatching):
+            if stop is not None:
+                stop.set()
     log.info("worker stopped", extra={"queues": list(queues), "runs": supervisor.runs})

@@ -123,6 +123,27 @@ def test_messages_the_database_refuses_are_kept_failed_with_the_reason(session, 
         assert failed.last_error.startswith("not stored: ")
 
 
+def test_the_fast_path_stores_nothing_of_a_refused_delivery_and_asks_for_care(session, backend):
+    """Without savepoints (the webhook's first try) a refused row cannot be kept alone: the
+    caller is told to roll back and store the whole delivery again, carefully."""
+    bad = "sal\u0000do" if backend.name == "postgresql" else "sal\ud800do"
+    delivery = Delivery(messages=(message("wamid.fine"), message("wamid.bad", text=bad)))
+    with pytest.raises(intake.StoreAgain):
+        intake.accept(session, delivery, region="MX", now=NOW, careful=False)
+    session.rollback()
+    assert rows(session) == {}
+    again = intake.accept(session, delivery, region="MX", now=NOW, careful=True)
+    assert (again.failed, len(again.new_ids)) == (1, 1)
+    fast = intake.accept(
+        session, Delivery(messages=(message("wamid.next"),)), region="MX", now=NOW, careful=False
+    )
+    assert len(fast.new_ids) == 1 and set(rows(session)) == {
+        "wamid.fine",
+        "wamid.bad",
+        "wamid.next",
+    }
+
+
 def test_the_reason_kept_is_one_ascii_line_naming_the_error(session, monkeypatch):
     real_row = intake._row
 
@@ -159,10 +180,10 @@ def test_a_database_that_is_down_fails_the_delivery(session, monkeypatch):
     monkeypatch.undo()
     real_store = intake._store
 
-    def failing_receipts(session, statement, row):
+    def failing_receipts(session, statement, row, careful):
         if not row:  # a receipt's statement carries its values
             raise down
-        return real_store(session, statement, row)
+        return real_store(session, statement, row, careful)
 
     monkeypatch.setattr(intake, "_store", failing_receipts)
     with pytest.raises(sa.exc.OperationalError):
