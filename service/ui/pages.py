@@ -284,6 +284,7 @@ def agent_page() -> str:
         held=held,
         is_agent=current_user.role == "agent",
         reasons={k: str(v) for k, v in REASON_LABELS.items()},
+        channels={k: str(v) for k, v in formats.CHANNEL_LABELS.items()},
     )
 
 

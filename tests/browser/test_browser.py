@@ -142,4 +142,5 @@ def test_agent_sees_a_badge_arrive_live(live, make, page):
     expect(arrived).to_contain_text("💎 Premium")
     expect(arrived).to_contain_text("Lucía")
     expect(arrived).to_contain_text("Dueño de la cartera")
+    expect(arrived.locator(".chan")).to_have_text("WhatsApp")  # the label, not the code
     shot(page, "10-agente-badge")

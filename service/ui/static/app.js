@@ -64,7 +64,7 @@
       badge.classList.add("off");
     }
     item.querySelector(".who").textContent = (data.contact && data.contact.name) || "—";
-    item.querySelector(".chan").textContent = data.channel;
+    item.querySelector(".chan").textContent = text.channels[data.channel] || data.channel;
     item.querySelector(".reason").textContent = text.reasons[data.reason] || data.reason;
     item.dataset.conversation = data.conversation_id;
     var empty = list.querySelector(".empty");
