@@ -48,7 +48,9 @@ def _query(filters: dict[str, Any]) -> audit.AuditQuery:
 def list_events(page: int, per_page: int, **filters: Any) -> Page[_Described]:
     """Search the audit log, newest first. ``period`` (today, week, month, year) and
     ``from``/``to`` dates are read in the service's time zone (``CARTERAS_TIMEZONE``).
-    Each event also comes as a Spanish sentence (``summary``) with the names it resolved."""
+    Each event also comes as a Spanish sentence (``summary``) with the names it resolved.
+    The count stops at 10 000 events (or at the end of the page asked for, if further):
+    then ``total_exact`` is false and ``total`` means "more than ``total``"."""
     config = current_app.config["CARTERAS"]
     session = db.session()
     found = audit.search(
@@ -66,6 +68,7 @@ def list_events(page: int, per_page: int, **filters: Any) -> Page[_Described]:
         total=found.total,
         page=found.page,
         per_page=found.per_page,
+        total_exact=found.total_exact,
     )
 
 

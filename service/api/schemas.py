@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, pre_dump, validate
 
 from service.domain import carteras as carteras_domain
 from service.domain import regions as regions_domain
-from service.domain.audit import EVENTS, RESOURCE_TYPES
+from service.domain.audit import COUNT_LIMIT, EVENTS, RESOURCE_TYPES
 from service.domain.contacts import values_of
 from service.domain.identity import EMAIL, PHONE
 from service.domain.pagination import DEFAULT_PER_PAGE, MAX_PAGE, MAX_PER_PAGE
@@ -46,17 +46,29 @@ class SearchArgs(PagingArgs):
     q = fields.String(load_default=None, validate=Text)
 
 
-def page_of(item: type[Schema], name: str) -> type[Schema]:
-    """The list envelope ``{"items", "total", "page", "per_page"}`` around *item*."""
-    return Schema.from_dict(
-        {
-            "items": fields.List(fields.Nested(item), required=True),
-            "total": fields.Integer(required=True),
-            "page": fields.Integer(required=True),
-            "per_page": fields.Integer(required=True),
-        },
-        name=name,
-    )
+def page_of(item: type[Schema], name: str, *, capped: bool = False) -> type[Schema]:
+    """The list envelope ``{"items", "total", "page", "per_page"}`` around *item*; *capped*
+    adds ``total_exact`` for a list whose count may stop early."""
+    envelope: dict[str, fields.Field[Any]] = {
+        "items": fields.List(fields.Nested(item), required=True),
+        "total": fields.Integer(required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+    }
+    if capped:
+        envelope["total"] = fields.Integer(
+            required=True,
+            metadata={"description": "matching items; a lower bound when total_exact is false"},
+        )
+        envelope["total_exact"] = fields.Boolean(
+            required=True,
+            metadata={
+                "description": "false when the count stopped early (the audit log stops at "
+                f"{COUNT_LIMIT}, or at the end of the page asked for if further): there are "
+                "more than `total` items, and more pages after the last one `total` makes"
+            },
+        )
+    return Schema.from_dict(envelope, name=name)
 
 
 class Ref(Schema):
@@ -462,7 +474,7 @@ TeamPage = page_of(TeamOut, "TeamPage")
 AgentPage = page_of(AgentOut, "AgentPage")
 CarteraPage = page_of(CarteraOut, "CarteraPage")
 ContactPage = page_of(ContactOut, "ContactPage")
-AuditPage = page_of(AuditOut, "AuditPage")
+AuditPage = page_of(AuditOut, "AuditPage", capped=True)
 
 
 class HealthOut(Schema):

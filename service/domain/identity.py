@@ -6,9 +6,11 @@ Pure functions: no database, no Flask.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
+import email_validator
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -20,6 +22,14 @@ _DIGITS = re.compile(r"\D+")
 # vanity number (phonenumbers turns "ABC" into 222), so "+1abc..." never becomes a number.
 _PHONE_TEXT = re.compile(r"\+?[\d\s().\-/]+")
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
+# The addresses people nearly always write: ASCII letters, digits and ``_+-`` in dotted
+# words, then a dotted host name ending in a letters-only top-level domain. For these,
+# email_validator's answer is the address itself (lower-cased by us); see _plain_email.
+# No re.IGNORECASE: with it, [a-z] also matches the Kelvin sign and the long s.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*"
+    r"@((?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})"
+)
 
 
 class BadAddress(ValueError):
@@ -59,12 +69,23 @@ def normalize_phone(raw: str, region: str) -> str:
     text = raw.strip()
     if not text:
         raise BadAddress("is empty", "field.empty")
+    e164 = _e164(text, region)
+    if e164 is None:
+        raise BadAddress(f"{raw!r} is not a valid phone number", "phone.invalid", value=raw)
+    return e164
+
+
+# Parsing costs ~50 us, and a customer writes from the same number, written the same way,
+# message after message (and stored handles are checked again and again): remember the
+# last answers. Pure function of its arguments (phonenumbers' metadata does not change).
+@functools.lru_cache(maxsize=8192)
+def _e164(text: str, region: str) -> str | None:
     number = _parse(text, region)
     digits = _DIGITS.sub("", text)
     if number is None and not text.startswith("+") and len(digits) >= 8:
         number = _parse("+" + digits.removeprefix("00"), region)
     if number is None:
-        raise BadAddress(f"{raw!r} is not a valid phone number", "phone.invalid", value=raw)
+        return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -86,6 +107,9 @@ def normalize_email(raw: str) -> str:
     :raise BadAddress: not a valid email address.
     """
     text = raw.strip()
+    plain = _plain_email(text)
+    if plain is not None:
+        return plain
     try:
         info = validate_email(text, check_deliverability=False)
     except EmailNotValidError as exc:
@@ -93,6 +117,23 @@ def normalize_email(raw: str) -> str:
             f"{raw!r} is not a valid email address: {exc}", "email.invalid", value=raw
         ) from None
     return info.normalized.lower()
+
+
+def _plain_email(text: str) -> str | None:
+    """*text* lower-cased when it is a plain address that email_validator accepts as it is
+    (the same answer ~20 times faster: a 100k-row import checks 100k addresses); None to let
+    the library decide. Left to it: any other character, a local part over 64 or an address
+    over 254 characters, a label with ``--`` (Punycode rules) and special-use domains."""
+    found = _PLAIN_EMAIL.fullmatch(text)
+    if found is None or len(text) > 254 or text.index("@") > 64:
+        return None
+    domain = found.group(1).lower()
+    if len(domain) > 253 or "--" in domain:
+        return None
+    for special in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        if domain == special or domain.endswith("." + special):
+            return None
+    return text.lower()
 
 
 def phone_variants(e164: str) -> list[str]:

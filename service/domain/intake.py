@@ -366,8 +366,6 @@ def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None
     ]
     if not wanted:
         return None
-    if session.autoflush:  # a Core statement does not autoflush; an ORM select did
-        session.flush()
     values = list(dict.fromkeys(value for _, value in wanted))
     rows = session.execute(_owners_statement(), {"values": values}).all()
     owners = {(kind, value): contact_id for kind, value, contact_id in rows}

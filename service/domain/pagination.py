@@ -1,4 +1,5 @@
-"""Page through a SELECT: the ``{"items", "total", "page", "per_page"}`` shape of every list."""
+"""Page through a SELECT: the ``{"items", "total", "page", "per_page"}`` shape of every list
+(plus ``total_exact`` where the count may stop early: the audit log)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int
+    # False when the count stopped early (the audit log's, at a limit): there are more
+    # than ``total`` rows.
+    total_exact: bool = True
 
 
 def check_paging(page: int, per_page: int) -> None:

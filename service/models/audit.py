@@ -22,6 +22,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_occurred_at", "occurred_at"),
         Index("ix_audit_events_event_occurred_at", "event", "occurred_at"),
         Index("ix_audit_events_resource", "resource_type", "resource_id"),
+        Index("ix_audit_events_resource_type_occurred_at", "resource_type", "occurred_at"),
         Index("ix_audit_events_actor_user_id", "actor_user_id"),
         Index("ix_audit_events_related", "related_id", "occurred_at"),
     )

@@ -115,6 +115,31 @@ def test_newest_first_and_paginated(coordinator, make):
     assert [e["resource_name"] for e in page["items"]] == ["T2", "T1"]
 
 
+def test_below_the_count_limit_the_total_is_exact(coordinator, make):
+    make.team("T0")
+    page = coordinator.get("/api/audit?resource_type=team").json
+    assert (page["total"], page["total_exact"]) == (1, True)
+
+
+def test_past_the_count_limit_the_total_says_more_than(coordinator, make, monkeypatch):
+    """Issue 14: counting a year of events took longer than the page; the count stops at
+    COUNT_LIMIT (or the end of the page asked for) and says it is a lower bound."""
+    monkeypatch.setattr(audit, "COUNT_LIMIT", 3)
+    for n in range(7):
+        make.team(f"T{n}")
+
+    def page(query):
+        found = coordinator.get(f"/api/audit?resource_type=team&{query}").json
+        names = [e["resource_name"] for e in found["items"]]
+        return found["total"], found["total_exact"], names
+
+    assert page("per_page=2") == (3, False, ["T6", "T5"])
+    # a page past the limit: counted up to its end, still "more than", the rows still there
+    assert page("per_page=2&page=3") == (6, False, ["T2", "T1"])
+    assert page("per_page=2&page=4") == (7, True, ["T0"])
+    assert page("per_page=50&q=T3") == (1, True, ["T3"])
+
+
 def test_agents_cannot_read_the_audit(as_agent, make):
     agent = make.agent()
     response = as_agent(agent).get("/api/audit")

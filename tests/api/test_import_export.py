@@ -4,6 +4,11 @@ import csv
 import io
 
 import pytest
+import sqlalchemy as sa
+
+from service.domain import bulk
+from service.extensions import db
+from service.models import Contact, ContactIdentity
 
 HEADER = "name,phones,emails,external_ref,company,cartera,region\n"
 EXPORT_HEADER = "name,phones,emails,external_ref,company,notes,cartera,region\n"
@@ -70,6 +75,43 @@ def test_import_creates_updates_moves_and_reports_bad_rows(coordinator, make, ca
     assert [(m["related_name"], m["before"]["cartera"], m["after"]["cartera"]) for m in moved] == [
         ("Ana López", "Norte", "Premium")
     ]
+
+
+def test_a_large_import_gives_each_contact_its_own_row_values(
+    coordinator, app, carteras, monkeypatch
+):
+    """Written in bulk (arrays on PostgreSQL): each new contact gets its own row's phone,
+    email, ref and cartera, whatever the batch it went in."""
+    monkeypatch.setattr(bulk, "PG_BATCH", 500)
+    rows = 1_234
+    text = HEADER + "".join(
+        f"Cliente {i},55 1{i // 1000:03d} {i % 1000:04d},c{i}@example.com,REF-{i},,"
+        f"{'Premium' if i % 3 == 0 else ''}\n"
+        for i in range(rows)
+    )
+    report = post_csv(coordinator, text).json
+    assert (report["created"], report["rejected"]) == (rows, 0)
+    with app.app_context():
+        found = {
+            (name, ref, cartera, kind, value)
+            for name, ref, cartera, kind, value in db.session.execute(
+                sa.select(
+                    Contact.name,
+                    Contact.external_ref,
+                    Contact.cartera_id,
+                    ContactIdentity.kind,
+                    ContactIdentity.value,
+                ).join(ContactIdentity, ContactIdentity.contact_id == Contact.id)
+            )
+        }
+    expected = set()
+    for i in range(rows):
+        cartera = carteras["premium"] if i % 3 == 0 else None
+        expected.add(
+            (f"Cliente {i}", f"REF-{i}", cartera, "phone", f"+52551{i // 1000:03d}{i % 1000:04d}")
+        )
+        expected.add((f"Cliente {i}", f"REF-{i}", cartera, "email", f"c{i}@example.com"))
+    assert found == expected
 
 
 def test_import_without_move_rejects_rows_in_other_carteras(coordinator, make, carteras):

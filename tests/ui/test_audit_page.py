@@ -128,6 +128,20 @@ def test_paging_says_the_total_and_keeps_the_filters(app, login):
     assert table(second).count("<tr>") == 5 and "T29" in second
 
 
+def test_a_capped_count_says_more_than_and_still_pages_on(app, login, monkeypatch):
+    monkeypatch.setattr(audit, "COUNT_LIMIT", 20)  # 10,000 in production
+    now = datetime.now(UTC)
+    for n in range(60):
+        record(app, f"T{n:02d}", now - timedelta(minutes=n))
+    browser = login()
+    first = browser.get("/auditoria?q=reloj&period=today").get_data(as_text=True)
+    assert "Página 1 de más de 1 · más de 25 en total" in first
+    assert "Siguiente" in first
+    third = browser.get("/auditoria?q=reloj&period=today&page=3").get_data(as_text=True)
+    assert table(third).count("<tr>") == 10 and "T59" in third
+    assert "más de" not in third and "Página 3 de 3 · 60 en total" in third
+
+
 def test_resource_and_actor_are_links_where_a_page_exists(login, make):
     premium = make.cartera("Premium", make.team("Norte"))
     ana = make.contact("Ana", premium)

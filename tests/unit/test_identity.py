@@ -1,6 +1,9 @@
 """Phones and emails people write, normalized to one canonical form."""
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.domain.identity import (
     BadAddress,
@@ -47,6 +50,80 @@ def test_email_is_lower_cased_and_trimmed():
 def test_bad_email_is_refused(raw):
     with pytest.raises(BadAddress):
         normalize_email(raw)
+
+
+def _library(text):
+    try:
+        return validate_email(text.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+def _ours(text):
+    try:
+        return normalize_email(text)
+    except BadAddress:
+        return None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "Ana.Maria+ventas@Correo.Example.COM",
+        "a_b-c@x-y.mx",
+        "ab--cd@example.com",
+        "ana@ab--cd.com",
+        "ana@xn--caf-dma.com",
+        "ana@-example.com",
+        "ana@example-.com",
+        "ana@example.c",
+        "ana@example.123",
+        "ana@localhost",
+        "ana@printer.local",
+        "ana@host.test",
+        "ana@something.arpa",
+        "ana@example",
+        ".ana@example.com",
+        "ana.@example.com",
+        "an..a@example.com",
+        "ana@example..com",
+        "Info@Example.com",
+        "Postmaster@Example.com",
+        "a" * 64 + "@example.com",
+        "a" * 65 + "@example.com",
+        "ana@" + "b" * 63 + ".com",
+        "ana@" + "b" * 64 + ".com",
+        "ana@" + ".".join(["b" * 60] * 4) + ".com",
+        "a" * 60 + "@" + ".".join(["b" * 60] * 3) + ".com",
+        "ana@ejemplo.com\u212a",
+        "\u212aana@example.com",
+        "ana@examp\u017fe.com",
+        "josé@example.com",
+        "ana@señal.mx",
+    ],
+)
+def test_plain_email_shortcut_answers_as_email_validator(raw):
+    assert _ours(raw) == _library(raw)
+
+
+_EMAILISH = st.text(alphabet="aZ09_+-.@xn\u212a\u017f", min_size=1, max_size=24) | st.builds(
+    "{}@{}.{}".format,
+    st.from_regex(r"[A-Za-z0-9_+.\-]{1,70}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9.\-]{1,70}", fullmatch=True),
+    st.sampled_from(["com", "mx", "c", "x1", "local", "test", "arpa", "onion", "COM"]),
+)
+
+
+@given(_EMAILISH)
+def test_any_email_is_normalized_as_email_validator_does(raw):
+    assert _ours(raw) == _library(raw)
+
+
+def test_a_phone_normalized_again_gives_the_same_answer():
+    assert normalize_phone("55 1234 5678", "MX") == normalize_phone("55 1234 5678", "MX")
+    for _ in range(2):
+        with pytest.raises(BadAddress):
+            normalize_phone("55 1234", "MX")
 
 
 def test_phone_digits_drops_everything_else():

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from service.domain import intake
 from service.domain.messages import Delivery, Identity, InboundMessage, StatusUpdate
 from service.extensions import db
-from service.models import DeliveryStatus, InboxMessage
+from service.models import Contact, ContactIdentity, DeliveryStatus, InboxMessage
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)  # the service's clock, not the wall clock
 SENT = NOW - timedelta(minutes=1)
@@ -234,3 +234,22 @@ def test_over_long_receipt_fields_are_cut_to_their_columns(session):
         columns.status.type.length,
         columns.recipient.type.length,
     )
+
+
+def test_the_owner_lookup_flushes_first_and_matches_each_written_form(session):
+    """find_contact_id runs one prebuilt Core query: like the ORM select it replaced, it
+    sees a handle added in this transaction and not flushed yet (the session autoflushes
+    Core statements too), and an Argentine mobile written without its 9 finds the line
+    stored with it."""
+    ana = Contact(
+        name="Ana",
+        search_key="ana",
+        identities=[ContactIdentity(kind="phone", value="+5491123456789")],
+    )
+    session.add(ana)
+    written = Identity("phone", "+541123456789", "+54 11 2345-6789")
+    found = intake.find_contact_id(session, [written])
+    assert found is not None and found == ana.id
+    unknown = Identity("phone", "+525599999999", "+525599999999")
+    assert intake.find_contact_id(session, [unknown]) is None
+    assert intake.find_contact_id(session, [unknown, written]) == ana.id
