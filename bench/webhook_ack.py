@@ -34,6 +34,7 @@ from bench.common import (
 )
 
 SECRET = "bench-app-secret"
+MEMORY_AFTER = 10_000
 CLIENTS = 4
 
 
@@ -111,6 +112,10 @@ def main() -> None:
                     percentile(latencies, 0.99),
                 )
             if name == "carteras":
+                while sent < MEMORY_AFTER:  # the memory figure is read after 10,000 webhooks
+                    todo = [b[sent // CLIENTS :] for b in batches]
+                    _rate, more = load(port, "/webhooks/whatsapp", todo, 5.0, keep_alive=True)
+                    sent += len(more) + CLIENTS
                 served = sent
                 memory = max(rss_mb(pid) for pid in children(server.pid))
         finally:
@@ -133,7 +138,7 @@ def main() -> None:
         )
     lines["web process memory"] = (
         f"{memory:.0f} MB resident after {served:,} webhooks "
-        f"(target < 150 MB after 10,000: {verdict(memory < 150 and served >= 10_000)})"
+        f"(target < 150 MB after 10,000: {verdict(memory < 150 and served >= MEMORY_AFTER)})"
     )
     lines["clients"] = f"{CLIENTS} processes, {seconds:.0f} s per mode"
     report("webhook ack (gunicorn with the Procfile's web settings, PostgreSQL + Redis)", lines)

@@ -19,7 +19,7 @@ from service.extensions import db
 from service.models import InboxMessage
 from tests.conftest import PG_URL
 from tests.webhooks.conftest import Posting, whatsapp_text
-from tests.workers import REDIS_URL, ServingWorker, rocketchat_env, worker_env
+from tests.workers import REDIS_URL, ServingWorker, registered_workers, rocketchat_env, worker_env
 
 
 def test_the_setting_chooses_the_database_only_where_it_can_work():
@@ -44,6 +44,13 @@ def on_postgresql(backend):
 def handoff_by_database(app, monkeypatch) -> None:
     config = app.config["CARTERAS"].with_overrides(redis_url=REDIS_URL, handoff="database")
     monkeypatch.setitem(app.config, "CARTERAS", config)
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {seconds} s"
+        time.sleep(0.05)
 
 
 class NoQueue:
@@ -134,16 +141,20 @@ def test_a_worker_dispatches_and_routes_a_customers_messages_in_order(
     post = Posting(client, app)
     with FakeRocketChat(API_Enable_Rate_Limiter=False) as rc:
         rc.add_agent("u-luis", "luis", online=True)
-        worker = ServingWorker(worker_env(backend, **rocketchat_env(rc)), tmp_path / "w.log")
+        # no sweep to fall back on: only the dispatcher brings these messages to the queue
+        env = worker_env(backend, **rocketchat_env(rc), CARTERAS_SWEEP_INTERVAL="3600")
+        worker = ServingWorker(env, tmp_path / "w.log")
         try:
+            wait_until(lambda: registered_workers(REDIS_URL) == 1, 60, "worker up")
+            time.sleep(1)  # listening: a row stored before is drained at start anyway
             for n in range(5):
                 body = whatsapp_text(
                     f"wamid.order-{n}", "5215512345678", text=f"m{n}", timestamp=1763809200 + n
                 )
                 assert post.whatsapp(body).status_code == 200
-            deadline = time.monotonic() + 90
-            while len(rc.messages) < 5 and time.monotonic() < deadline:
-                time.sleep(0.1)
+                if n == 0:  # each notification is heard, not only the first
+                    wait_until(lambda: len(rc.messages) == 1, 30, "first message routed")
+            wait_until(lambda: len(rc.messages) == 5, 30, "all five routed")
         finally:
             assert worker.stop() == 0
         assert [m["msg"] for m in rc.messages] == [f"m{n}" for n in range(5)]
