@@ -103,8 +103,9 @@ def test_a_rocketchat_error_is_retried_after_the_configured_back_off(threaded, r
     post = threaded(retry_intervals=(1,))
     rc_only.fail("livechat/message", status=500, times=1)
     post.whatsapp(whatsapp_text("wamid.retry", sender=PHONE, text="Hola"))
-    time.sleep(0.5)  # first attempt failed; its retry waits 1 s
-    (row,) = post.rows()
+    deadline = time.monotonic() + 10  # the first attempt fails (after its quick retries)
+    while (row := post.rows()[0]).status != "queued" and time.monotonic() < deadline:
+        time.sleep(0.02)  # its retry then waits 1 s
     assert row.status == "queued" and "boom" in (row.last_error or "")
     assert rc_only.messages == []
     assert jobs_of(post).drain(15, scheduled=True)
