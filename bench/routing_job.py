@@ -56,18 +56,24 @@ def setup(app, jobs: int, offset: int) -> list[int]:
                 },
                 region="MX",
             )
+    return store(app, [offset + n for n in range(jobs)], "job", "Hola", serial=offset)
+
+
+def store(app, customers: list[int], prefix: str, text: str, serial: int = 0) -> list[int]:
+    """One stored message from each of *customers* (numbers of ``setup``'s customers)."""
+    with app.app_context():
         messages = tuple(
             InboundMessage(
                 channel="whatsapp",
                 provider="meta",
-                external_id=f"wamid.job{offset + n}",
-                sender=Identity("phone", f"+5255{offset + n:08d}", f"5255{offset + n:08d}"),
+                external_id=f"wamid.{prefix}{serial + i}",
+                sender=Identity("phone", f"+5255{c:08d}", f"5255{c:08d}"),
                 sent_at=utcnow(),
-                text="Hola",
-                thread_key=f"+5255{offset + n:08d}",
+                text=text,
+                thread_key=f"+5255{c:08d}",
                 recipient="1065",
             )
-            for n in range(jobs)
+            for i, c in enumerate(customers)
         )
         accepted = intake.accept(
             db.session(), Delivery(messages=messages), region="MX", now=utcnow()
@@ -81,25 +87,7 @@ MEMORY_AFTER = int(os.environ.get("BENCH_MEMORY_AFTER", "10000"))
 
 def more_messages(app, customers: int, count: int, serial: int) -> list[int]:
     """*count* more messages, spread over the first *customers* customers of ``setup``."""
-    with app.app_context():
-        messages = tuple(
-            InboundMessage(
-                channel="whatsapp",
-                provider="meta",
-                external_id=f"wamid.more{serial + n}",
-                sender=Identity("phone", f"+5255{n % customers:08d}", f"5255{n % customers:08d}"),
-                sent_at=utcnow(),
-                text="¿Sigue ahí?",
-                thread_key=f"+5255{n % customers:08d}",
-                recipient="1065",
-            )
-            for n in range(count)
-        )
-        accepted = intake.accept(
-            db.session(), Delivery(messages=messages), region="MX", now=utcnow()
-        )
-        db.session.commit()
-        return accepted.new_ids
+    return store(app, [n % customers for n in range(count)], "more", "¿Sigue ahí?", serial)
 
 
 def run(app, ids: list[int], job) -> tuple[float, list[float]]:

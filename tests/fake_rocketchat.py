@@ -527,6 +527,8 @@ class FakeRocketChat:
             if found is None or not found["open"] or found["v"]["token"] != token:
                 raise RCError("invalid-room")
             return {"room": found, "newRoom": False}
+        # without rid: the visitor's open room, if any (findOneOpenByVisitorToken in
+        # apps/meteor/app/livechat/server/api/v1/room.ts): asking again opens nothing new
         for found in self.rooms.values():
             if found["v"]["token"] == token and found["open"]:
                 return {"room": found, "newRoom": False}
