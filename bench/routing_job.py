@@ -56,6 +56,7 @@ def setup(app, jobs: int, offset: int) -> list[int]:
                 },
                 region="MX",
             )
+        db.session.commit()
     return store(app, [offset + n for n in range(jobs)], "job", "Hola", serial=offset)
 
 

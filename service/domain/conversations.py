@@ -7,17 +7,18 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy.orm import Session, joinedload
 
 from service.domain import access, presence
 from service.domain.actor import Actor
 from service.domain.errors import NotFound
 from service.domain.pagination import Page, paginate
 from service.domain.periods import dates_range
+from service.domain.ports import Visitor
 from service.domain.routing import CarteraView, OwnerView, RoutingDecision
 from service.models import (
     Agent,
@@ -39,7 +40,10 @@ def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None
     """The contact's current cartera with its current owners, as routing needs it."""
     if cartera_id is None:
         return None
-    cartera = session.get(Cartera, cartera_id)
+    # One query for the cartera, its agent and its team (three lazy loads otherwise).
+    cartera = session.get(
+        Cartera, cartera_id, options=[joinedload(Cartera.agent), joinedload(Cartera.team)]
+    )
     if cartera is None:
         return None
     agent, team = cartera.agent, cartera.team
@@ -69,29 +73,31 @@ def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None
     )
 
 
+# The routing job's per-message reads, built once (building them per call cost about as
+# much as running them).
+_CONVERSATIONS = Conversation.__table__.c
+_OPEN_CHATS: Final = select(func.count(_CONVERSATIONS.id)).where(
+    _CONVERSATIONS.agent_id == bindparam("agent_id"),
+    _CONVERSATIONS.status == "open",
+    _CONVERSATIONS.routed_to == "agent",
+)
+_FIND_OPEN: Final = select(Conversation).where(
+    Conversation.contact_id == bindparam("contact_id"),
+    Conversation.channel == bindparam("channel"),
+    Conversation.thread_key == bindparam("thread_key"),
+    Conversation.status == "open",
+)
+
+
 def open_chats(session: Session, agent_id: int) -> int:
-    return (
-        session.scalar(
-            select(func.count(Conversation.id)).where(
-                Conversation.agent_id == agent_id,
-                Conversation.status == "open",
-                Conversation.routed_to == "agent",
-            )
-        )
-        or 0
-    )
+    return session.scalar(_OPEN_CHATS, {"agent_id": agent_id}) or 0
 
 
 def find_open(
     session: Session, contact_id: int, channel: str, thread_key: str
 ) -> Conversation | None:
     return session.scalar(
-        select(Conversation).where(
-            Conversation.contact_id == contact_id,
-            Conversation.channel == channel,
-            Conversation.thread_key == thread_key,
-            Conversation.status == "open",
-        )
+        _FIND_OPEN, {"contact_id": contact_id, "channel": channel, "thread_key": thread_key}
     )
 
 
@@ -126,10 +132,25 @@ def start(
     cartera: CarteraView | None,
     decision: RoutingDecision,
     now: datetime,
+    visitor: Visitor | None = None,
 ) -> Conversation:
-    """Open a conversation with its decision and a snapshot of who it was routed with."""
-    agent = session.get(Agent, decision.agent_id) if decision.agent_id else None
-    team = session.get(Team, decision.team_id) if decision.team_id else None
+    """Open a conversation with its decision and a snapshot of who it was routed with (the
+    names from the cartera's view when the decision names its owner and team, read from the
+    database otherwise), and the Rocket.Chat visitor when it is registered already."""
+    agent_name = team_name = None
+    if decision.agent_id:
+        owner = cartera.owner if cartera else None
+        if owner is not None and owner.id == decision.agent_id:
+            agent_name = owner.name
+        else:
+            agent = session.get(Agent, decision.agent_id)
+            agent_name = agent.name if agent else None
+    if decision.team_id:
+        if cartera is not None and cartera.team_id == decision.team_id:
+            team_name = cartera.team_name
+        else:
+            team = session.get(Team, decision.team_id)
+            team_name = team.name if team else None
     conversation = Conversation(
         contact_id=contact.id,
         channel=row.channel,
@@ -140,10 +161,12 @@ def start(
         cartera_name=cartera.name if cartera else None,
         cartera_icon=cartera.icon if cartera else None,
         cartera_color=cartera.color if cartera else None,
-        team_id=team.id if team else None,
-        team_name=team.name if team else None,
-        agent_id=agent.id if agent else None,
-        agent_name=agent.name if agent else None,
+        team_id=decision.team_id if team_name is not None else None,
+        team_name=team_name,
+        agent_id=decision.agent_id if agent_name is not None else None,
+        agent_name=agent_name,
+        rc_visitor_token=visitor.token if visitor else None,
+        rc_visitor_id=visitor.id if visitor else None,
         routed_to=decision.target,
         department_id=decision.department_id,
         reason=decision.reason,

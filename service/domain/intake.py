@@ -16,7 +16,7 @@ from typing import Any, Final
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from service.domain import audit
 from service.domain.access import require_manager
@@ -356,20 +356,28 @@ def _owners_statement() -> Any:
     )
 
 
-def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
+def _owners(
+    session: Session, handles: Sequence[Identity]
+) -> tuple[int | None, dict[tuple[str, str], int]]:
     """The contact owning one of the handles (phones in each of their written forms), in one
-    indexed query; the first handle wins when several match."""
+    indexed query, the first handle winning when several match; and who owns each of the
+    values asked for."""
     wanted = [
         (handle.kind, value)
         for handle in handles
         for value in (phone_variants(handle.value) if handle.kind == PHONE else [handle.value])
     ]
     if not wanted:
-        return None
+        return None, {}
     values = list(dict.fromkeys(value for _, value in wanted))
     rows = session.execute(_owners_statement(), {"values": values}).all()
     owners = {(kind, value): contact_id for kind, value, contact_id in rows}
-    return next((owners[pair] for pair in wanted if pair in owners), None)
+    return next((owners[pair] for pair in wanted if pair in owners), None), owners
+
+
+def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
+    """The contact owning one of the handles; the first handle wins when several match."""
+    return _owners(session, handles)[0]
 
 
 def find_contact(session: Session, handles: Sequence[Identity]) -> Contact | None:
@@ -389,7 +397,14 @@ def resolve_contact(
     handles = handles_of(row)
     if not handles:
         return None, False
-    contact = find_contact(session, handles)
+    contact_id, owners = _owners(session, handles)
+    if contact_id is not None and all(
+        owners.get((handle.kind, handle.value)) == contact_id for handle in handles
+    ):
+        # Every handle is the contact's already (a returning customer: the usual case):
+        # nothing to teach, so neither its handles nor a snapshot for the audit are read.
+        return session.get(Contact, contact_id, options=[lazyload(Contact.identities)]), False
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
     created = contact is None
     if contact is None:
         name = clean_name(row.sender_name or handles[0].value, max_length=200)

@@ -16,9 +16,9 @@ Must not import Flask, an HTTP client or the queue.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
@@ -31,13 +31,22 @@ from service.models import InboxMessage
 UNFINISHED: Final = ("pending", "queued", "waiting", "processing", "failed")
 
 
-def _same_thread(row: InboxMessage) -> ColumnElement[bool]:
-    return (InboxMessage.channel == row.channel) & (InboxMessage.thread_key == row.thread_key)
+def _lock_key(channel: Any, thread_key: Any) -> Any:
+    """The thread's advisory lock key: the same for a key written here and one computed in
+    SQL from the row (``'inbox:' || channel || ':' || thread_key``)."""
+    return func.hashtextextended(
+        func.concat(literal("inbox:"), channel, literal(":"), thread_key), 0
+    )
 
 
 def _advisory_lock(session: Session, channel: str, thread_key: str) -> None:
-    key = f"inbox:{channel}:{thread_key}"
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    session.execute(select(func.pg_advisory_xact_lock(_lock_key(channel, thread_key))))
+
+
+# The row's thread read and its lock taken in one statement (lock_thread_of).
+_LOCK_THREAD_OF: Final = select(
+    func.pg_advisory_xact_lock(_lock_key(InboxMessage.channel, InboxMessage.thread_key))
+).where(InboxMessage.id == bindparam("inbox_id"), InboxMessage.thread_key.is_not(None))
 
 
 def lock_thread_of(session: Session, inbox_id: int) -> None:
@@ -47,11 +56,7 @@ def lock_thread_of(session: Session, inbox_id: int) -> None:
     On SQLite the claim's own write takes the database's one write lock."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    found = session.execute(
-        select(InboxMessage.channel, InboxMessage.thread_key).where(InboxMessage.id == inbox_id)
-    ).first()
-    if found is not None and found.thread_key is not None:
-        _advisory_lock(session, found.channel, found.thread_key)
+    session.execute(_LOCK_THREAD_OF, {"inbox_id": inbox_id})
 
 
 def lock_thread(session: Session, row: InboxMessage) -> None:
@@ -68,18 +73,36 @@ def lock_thread(session: Session, row: InboxMessage) -> None:
         )
 
 
+# Built once on the table (the job runs them for every message; building an ORM select per
+# call cost about as much as running it).
+_INBOX = InboxMessage.__table__.c
+_THREAD = (_INBOX.channel == bindparam("channel")) & (_INBOX.thread_key == bindparam("thread"))
+_BLOCKER: Final = (
+    select(_INBOX.id)
+    .where(
+        _THREAD,
+        _INBOX.status.in_(UNFINISHED),
+        (_INBOX.sent_at < bindparam("sent_at"))
+        | ((_INBOX.sent_at == bindparam("sent_at")) & (_INBOX.id < bindparam("id"))),
+    )
+    .order_by(_INBOX.sent_at, _INBOX.id)
+    .limit(1)
+)
+_NEXT_DEFERRED: Final = (
+    select(_INBOX.id)
+    .where(_THREAD, _INBOX.status == "waiting", _INBOX.not_before.is_(None))
+    .order_by(_INBOX.sent_at, _INBOX.id)
+    .limit(1)
+)
+
+
 def blocker(session: Session, row: InboxMessage) -> int | None:
     """The earliest earlier message of *row*'s thread that has not gone through, if any."""
     if row.thread_key is None:
         return None
-    earlier = (InboxMessage.sent_at < row.sent_at) | (
-        (InboxMessage.sent_at == row.sent_at) & (InboxMessage.id < row.id)
-    )
     return session.scalar(
-        select(InboxMessage.id)
-        .where(_same_thread(row), InboxMessage.status.in_(UNFINISHED), earlier)
-        .order_by(InboxMessage.sent_at, InboxMessage.id)
-        .limit(1)
+        _BLOCKER,
+        {"channel": row.channel, "thread": row.thread_key, "sent_at": row.sent_at, "id": row.id},
     )
 
 
@@ -96,16 +119,7 @@ def next_deferred(session: Session, row: InboxMessage) -> int | None:
     """The earliest message of *row*'s thread deferred behind the others."""
     if row.thread_key is None:
         return None
-    return session.scalar(
-        select(InboxMessage.id)
-        .where(
-            _same_thread(row),
-            InboxMessage.status == "waiting",
-            InboxMessage.not_before.is_(None),
-        )
-        .order_by(InboxMessage.sent_at, InboxMessage.id)
-        .limit(1)
-    )
+    return session.scalar(_NEXT_DEFERRED, {"channel": row.channel, "thread": row.thread_key})
 
 
 def stalled_ids(session: Session, now: datetime, grace: timedelta) -> list[int]:

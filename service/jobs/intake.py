@@ -66,11 +66,14 @@ def process_inbox(inbox_id: int) -> str:
             with lease.held(job.app, inbox_id, row.attempts, lease_seconds, job.ports.clock):
                 try:
                     contact, created = intake.resolve_contact(session, row)
-                    row.contact_id = contact.id if contact is not None else None
+                    contact_id = contact.id if contact is not None else None
                     if created:  # a new contact is kept even if routing fails below
+                        row.contact_id = contact_id
                         session.commit()
                     routed = routing.route(session, row, contact, job.ports, job.now())
                     ordering.lock_thread(session, row)
+                    # with the row's last write (one UPDATE of the row, not one more)
+                    row.contact_id = contact_id
                     intake.finish(session, row, "processed", job.now())
                     successor = ordering.next_deferred(session, row)
                     session.commit()

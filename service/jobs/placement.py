@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from service.domain import conversations as convs
 from service.domain import handoffs
 from service.domain.ports import AgentUnavailable, Ports, Room, SameDepartment
-from service.domain.routing import CARTERA_INACTIVE, OWNER_UNAVAILABLE_TEAM
+from service.domain.routing import CARTERA_INACTIVE, OWNER_UNAVAILABLE_TEAM, OwnerView
 from service.jobs import runtime
 from service.jobs.enqueue import schedule_fallback
 from service.models import Agent, Contact, Conversation
@@ -80,18 +80,38 @@ def to_team(
     conversation.routed_to = "team"
 
 
+def owner_user_id(
+    session: Session, conversation: Conversation, owner: OwnerView | None
+) -> str | None:
+    """The Rocket.Chat user of the conversation's agent: from *owner* (what the job read to
+    decide) when it is that agent, else read."""
+    if not conversation.agent_id:
+        return None
+    if owner is not None and owner.id == conversation.agent_id:
+        return owner.rocketchat_user_id
+    agent = session.get(Agent, conversation.agent_id)
+    return agent.rocketchat_user_id if agent is not None else None
+
+
 def place(
-    session: Session, conversation: Conversation, room: Room | None, ports: Ports, now: datetime
+    session: Session,
+    conversation: Conversation,
+    room: Room | None,
+    ports: Ports,
+    now: datetime,
+    owner: OwnerView | None = None,
 ) -> None:
     """Put the room where the decision says: the owner, else the team's department. An owner
     Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead."""
     assert conversation.rc_room_id
     if conversation.forwarded_to is not None or conversation.routed_to == "queue":
         return
-    agent = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
     text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
-    if conversation.routed_to == "agent" and agent is not None and agent.rocketchat_user_id:
-        step = handoffs.to_owner(text, agent.rocketchat_user_id, room)
+    agent_user_id = (
+        owner_user_id(session, conversation, owner) if conversation.routed_to == "agent" else None
+    )
+    if agent_user_id:
+        step = handoffs.to_owner(text, agent_user_id, room)
         try:
             do(ports, conversation.rc_room_id, step)
         except AgentUnavailable:

@@ -8,6 +8,7 @@ posted message, a tag or a forward.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,10 +23,12 @@ from service.domain.ports import (
     Ports,
     Room,
     RoomClosed,
+    Visitor,
 )
 from service.domain.routing import (
     OWNER_TIMEOUT_TEAM,
     CarteraView,
+    OwnerView,
     RoutingDecision,
     RoutingInput,
     decide,
@@ -33,7 +36,7 @@ from service.domain.routing import (
 )
 from service.jobs import files, placement, runtime
 from service.jobs.enqueue import enqueue_replies
-from service.models import Agent, Contact, Conversation, InboxMessage
+from service.models import Contact, Conversation, InboxMessage
 
 log = logging.getLogger(__name__)
 # Rocket.Chat events that start a conversation inside Rocket.Chat (web chat, its own inboxes).
@@ -44,6 +47,12 @@ RC_OPENERS = frozenset({"LivechatSessionStart", "LivechatSessionQueued", "visito
 class Routed:
     conversation: Conversation
     created: bool
+    # The cartera's owner as the new conversation's decision saw it (not read again).
+    owner: OwnerView | None = None
+
+
+# Registers the Rocket.Chat visitor of a conversation about to open, given its decision.
+Register = Callable[[RoutingDecision], Visitor]
 
 
 def decision_for(
@@ -76,12 +85,18 @@ def _open(
     thread_key: str,
     ports: Ports,
     now: datetime,
+    register: Register | None = None,
 ) -> Routed:
-    """The open conversation of this thread, or a new one routed to the current owner."""
+    """The open conversation of this thread, or a new one routed to the current owner (with
+    its Rocket.Chat visitor, registered by *register*, in the same commit)."""
     found = convs.find_open(session, contact.id, row.channel, thread_key)
     if found is not None:
         return Routed(found, False)
     view, decision = decision_for(session, contact, ports, now)
+    # Registering is idempotent in Rocket.Chat (a retry finds the same visitor by its token),
+    # so it goes first and the conversation is stored with it: one commit, and committed
+    # before the room opens (see _channel_message).
+    visitor = register(decision) if register is not None else None
     try:
         conversation = convs.start(
             session,
@@ -91,6 +106,7 @@ def _open(
             cartera=view,
             decision=decision,
             now=now,
+            visitor=visitor,
         )
         session.commit()
     except IntegrityError:  # another job opened this thread's conversation meanwhile
@@ -99,7 +115,7 @@ def _open(
         if found is None:
             raise
         return Routed(found, False)
-    return Routed(conversation, True)
+    return Routed(conversation, True, view.owner if view else None)
 
 
 def _message_text(row: InboxMessage) -> str | None:
@@ -122,24 +138,39 @@ def _channel_message(
     assert row.thread_key
     assert row.sender_kind
     assert row.sender_value
-    routed = _open(session, row, contact, row.thread_key, ports, now)
-    conversation, chat = routed.conversation, ports.chat
+    chat = ports.chat
+    sender_kind, sender_value = row.sender_kind, row.sender_value
+
+    def register(routed_to: str, department_id: str | None) -> Visitor:
+        return chat.register_visitor(
+            convs.visitor_token(sender_kind, sender_value),
+            name=contact.name,
+            phone=sender_value if sender_kind == PHONE else None,
+            email=sender_value if sender_kind == EMAIL else None,
+            # The department only when the team serves it: a room routed to the owner must
+            # stay outside it, or handing it back to the team would be a same-department
+            # forward, which Rocket.Chat refuses.
+            department=department_id if routed_to == "team" else None,
+        )
+
+    routed = _open(
+        session,
+        row,
+        contact,
+        row.thread_key,
+        ports,
+        now,
+        lambda decision: register(decision.target, decision.department_id),
+    )
+    conversation = routed.conversation
     row.conversation_id = conversation.id
     conversation.last_message_at = now
     # Registering the visitor and opening its room are idempotent in Rocket.Chat (a retry
     # finds the same visitor and open room); the visitor is committed before the room opens
-    # (see below), the room with the posted message, whose id Rocket.Chat refuses twice.
+    # (with the new conversation, in _open), the room with the posted message, whose id
+    # Rocket.Chat refuses twice.
     if conversation.rc_visitor_token is None:
-        visitor = chat.register_visitor(
-            convs.visitor_token(row.sender_kind, row.sender_value),
-            name=contact.name,
-            phone=row.sender_value if row.sender_kind == PHONE else None,
-            email=row.sender_value if row.sender_kind == EMAIL else None,
-            # The department only when the team serves it: a room routed to the owner must
-            # stay outside it, or handing it back to the team would be a same-department
-            # forward, which Rocket.Chat refuses.
-            department=conversation.department_id if conversation.routed_to == "team" else None,
-        )
+        visitor = register(conversation.routed_to, conversation.department_id)
         conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
         # Committed before the room opens: Rocket.Chat sends its room-start webhook, and
         # waits for it, before it answers (lib/QueueManager.ts), and that echo must find
@@ -147,11 +178,10 @@ def _channel_message(
         session.commit()
     room: Room | None = None
     if conversation.rc_room_id is None:
-        owner = session.get(Agent, conversation.agent_id) if conversation.agent_id else None
         room = chat.open_room(
             conversation.rc_visitor_token,
-            agent_id=owner.rocketchat_user_id
-            if owner and conversation.routed_to == "agent"
+            agent_id=placement.owner_user_id(session, conversation, routed.owner)
+            if conversation.routed_to == "agent"
             else None,
         )
         # Not committed alone: asked again, Rocket.Chat answers the visitor's open room
@@ -183,7 +213,7 @@ def _channel_message(
             current = room or ports.chat.room(conversation.rc_room_id)
             if current is not None and not current.open:
                 raise RoomClosed("closed before it was handed over", "room-closed")
-            placement.place(session, conversation, current, ports, now)
+            placement.place(session, conversation, current, ports, now, owner=routed.owner)
     except RoomClosed:
         # Closed in Rocket.Chat right after the message went in: nothing is lost, the
         # conversation ends here and the customer's next message opens a new one.

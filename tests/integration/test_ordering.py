@@ -143,3 +143,40 @@ def test_order_holds_with_retries_and_two_real_workers(
         for shown in by_room.values():
             customer = shown[0].split(":")[0]
             assert shown == [f"{customer}:{turn}" for turn in range(5)]
+
+
+def test_the_claim_and_the_finish_lock_the_same_thread(app, backend, post):
+    """The claim reads the thread from the row and locks it in SQL (lock_thread_of); the
+    finish locks the thread it holds (lock_thread): one key, or the order check and the
+    hand-over of a deferred message could interleave."""
+    if backend.name != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's; SQLite has one writer")
+    from service.domain import ordering
+
+    post.whatsapp(whatsapp_text("wamid.lock", sender=PHONE, text="hola", timestamp=T0))
+    (row,) = post.rows()
+    with app.app_context():
+        first, second = db.engine.connect(), db.engine.connect()
+        try:
+            with sa.orm.Session(bind=first) as claiming:
+                ordering.lock_thread_of(claiming, row.id)
+                with sa.orm.Session(bind=second) as finishing:
+                    taken = finishing.execute(
+                        sa.select(
+                            sa.func.pg_try_advisory_xact_lock(
+                                ordering._lock_key(row.channel, row.thread_key)
+                            )
+                        )
+                    ).scalar()
+                    assert taken is False  # held by the claim
+                    other = finishing.execute(
+                        sa.select(
+                            sa.func.pg_try_advisory_xact_lock(
+                                ordering._lock_key(row.channel, "otro hilo")
+                            )
+                        )
+                    ).scalar()
+                    assert other is True  # another thread is not held
+        finally:
+            first.close()
+            second.close()
