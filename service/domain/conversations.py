@@ -36,14 +36,19 @@ def visitor_token(kind: str, value: str) -> str:
     return hashlib.sha256(f"carteras:{kind}:{value}".encode()).hexdigest()[:32]
 
 
+# One query for the cartera, its agent and its team (three lazy loads otherwise), built once.
+_CARTERA_WITH_OWNERS: Final = (
+    select(Cartera)
+    .where(Cartera.id == bindparam("cartera_id"))
+    .options(joinedload(Cartera.agent), joinedload(Cartera.team))
+)
+
+
 def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None:
     """The contact's current cartera with its current owners, as routing needs it."""
     if cartera_id is None:
         return None
-    # One query for the cartera, its agent and its team (three lazy loads otherwise).
-    cartera = session.get(
-        Cartera, cartera_id, options=[joinedload(Cartera.agent), joinedload(Cartera.team)]
-    )
+    cartera = session.scalar(_CARTERA_WITH_OWNERS, {"cartera_id": cartera_id})
     if cartera is None:
         return None
     agent, team = cartera.agent, cartera.team

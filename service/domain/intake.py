@@ -28,6 +28,7 @@ from service.domain.messages import Delivery, Identity, InboundMessage
 from service.domain.names import clean_name, search_key
 from service.domain.pagination import Page, paginate
 from service.models import Contact, ContactIdentity, DeliveryStatus, InboxMessage, WebhookNonce
+from service.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -273,30 +274,35 @@ def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> boo
     return session.execute(stmt).scalar() is not None
 
 
+_NOW = bindparam("now", type_=UTCDateTime())
+# Built once: every job runs it, and building the statement cost about as much as running it.
+_CLAIM: Final = (
+    update(InboxMessage)
+    .where(
+        InboxMessage.id == bindparam("inbox_id"),
+        InboxMessage.status.in_(("pending", "queued", "failed"))
+        | (
+            (InboxMessage.status == "waiting")
+            # deferred behind its thread (no time), or its wait is over
+            & (InboxMessage.not_before.is_(None) | (InboxMessage.not_before <= _NOW))
+        ),
+    )
+    .values(
+        status="processing",
+        not_before=None,
+        claimed_at=_NOW,
+        attempts=InboxMessage.attempts + 1,
+        updated_at=_NOW,
+    )
+    .returning(InboxMessage)
+    .execution_options(populate_existing=True, synchronize_session=False)
+)
+
+
 def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None:
     """Take a row for processing (compare-and-set); None when another job has it or it is done.
     The row comes back with the update (RETURNING): one round trip."""
-    return session.scalars(
-        update(InboxMessage)
-        .where(
-            InboxMessage.id == inbox_id,
-            InboxMessage.status.in_(("pending", "queued", "failed"))
-            | (
-                (InboxMessage.status == "waiting")
-                # deferred behind its thread (no time), or its wait is over
-                & (InboxMessage.not_before.is_(None) | (InboxMessage.not_before <= now))
-            ),
-        )
-        .values(
-            status="processing",
-            not_before=None,
-            claimed_at=now,
-            attempts=InboxMessage.attempts + 1,
-            updated_at=now,
-        )
-        .returning(InboxMessage),
-        execution_options={"populate_existing": True, "synchronize_session": False},
-    ).one_or_none()
+    return session.scalars(_CLAIM, {"inbox_id": inbox_id, "now": now}).one_or_none()
 
 
 def wait(session: Session, row: InboxMessage, until: datetime, why: str, now: datetime) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy import String, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import audit
@@ -39,8 +39,15 @@ def _lock_key(channel: Any, thread_key: Any) -> Any:
     )
 
 
+_LOCK_THREAD: Final = select(
+    func.pg_advisory_xact_lock(
+        _lock_key(bindparam("channel", type_=String()), bindparam("thread", type_=String()))
+    )
+)
+
+
 def _advisory_lock(session: Session, channel: str, thread_key: str) -> None:
-    session.execute(select(func.pg_advisory_xact_lock(_lock_key(channel, thread_key))))
+    session.execute(_LOCK_THREAD, {"channel": channel, "thread": thread_key})
 
 
 # The row's thread read and its lock taken in one statement (lock_thread_of).
