@@ -1,7 +1,9 @@
 """Routing job throughput in one worker process on PostgreSQL: jobs/s and p50/p95 per job.
 
 Rocket.Chat is (a) the recording stand-in, so only our own time is measured, and (b) the
-fake HTTP server from the tests on loopback, answering at once. The baseline, measured in
+fake HTTP server from the tests on loopback, answering at once. Each message of (a) and (b)
+opens a new conversation routed to its cartera's owner (the costliest case); then each
+customer's next message goes into its open conversation (the usual case). The baseline, measured in
 the same run, is a job that only claims and finishes its inbox row (the two transactions
 every job pays). Targets: >= 200 jobs/s per worker, p95 <= 25 ms of our own time.
 
@@ -127,9 +129,13 @@ def main() -> None:
         http_ids = setup(app, jobs, 2 * jobs)
         results["routing, fake Rocket.Chat over HTTP"] = run(app, http_ids, process_inbox)
         ports.chat = RecordingChatPlatform()
+    # The usual case in a contact centre: a customer's next message, into the conversation
+    # opened above (no decision, no room, no forward: the message is posted and recorded).
+    follow_ids = store(app, [jobs + n for n in range(jobs)], "next", "¿Sigue ahí?")
+    results["routing, next message of an open conversation"] = run(app, follow_ids, process_inbox)
     # Memory: this process is a worker's code path; run it up to 10,000 routed messages
     # (more messages of the customers above, into their open conversations), then read RSS.
-    done = 2 * jobs
+    done = 3 * jobs
     while done < MEMORY_AFTER:
         batch = min(1000, MEMORY_AFTER - done)
         ids = more_messages(app, jobs, batch, done)
@@ -146,6 +152,8 @@ def main() -> None:
     own_rate, own = results["routing, recording stand-in (our own time)"]
     base_rate, _ = results["baseline (claim + finish only)"]
     lines["ratio own/baseline rate"] = f"{own_rate / base_rate:.2f}"
+    follow_rate, _ = results["routing, next message of an open conversation"]
+    lines["ratio next message/baseline rate"] = f"{follow_rate / base_rate:.2f}"
     lines["target >= 200 jobs/s"] = verdict(own_rate >= 200)
     lines["target p95 <= 25 ms (own time)"] = verdict(percentile(own, 0.95) <= 0.025)
     lines["worker memory"] = (

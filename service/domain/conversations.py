@@ -11,7 +11,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, bindparam, func, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, lazyload
 
 from service.domain import access, presence
 from service.domain.actor import Actor
@@ -36,12 +36,8 @@ def visitor_token(kind: str, value: str) -> str:
     return hashlib.sha256(f"carteras:{kind}:{value}".encode()).hexdigest()[:32]
 
 
-# One query for the cartera, its agent and its team (three lazy loads otherwise), built once.
-_CARTERA_WITH_OWNERS: Final = (
-    select(Cartera)
-    .where(Cartera.id == bindparam("cartera_id"))
-    .options(joinedload(Cartera.agent), joinedload(Cartera.team))
-)
+# One query for the cartera, its agent and its team (joined by the model), built once.
+_CARTERA_WITH_OWNERS: Final = select(Cartera).where(Cartera.id == bindparam("cartera_id"))
 
 
 def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None:
@@ -86,11 +82,16 @@ _OPEN_CHATS: Final = select(func.count(_CONVERSATIONS.id)).where(
     _CONVERSATIONS.status == "open",
     _CONVERSATIONS.routed_to == "agent",
 )
-_FIND_OPEN: Final = select(Conversation).where(
-    Conversation.contact_id == bindparam("contact_id"),
-    Conversation.channel == bindparam("channel"),
-    Conversation.thread_key == bindparam("thread_key"),
-    Conversation.status == "open",
+_FIND_OPEN: Final = (
+    select(Conversation)
+    .where(
+        Conversation.contact_id == bindparam("contact_id"),
+        Conversation.channel == bindparam("channel"),
+        Conversation.thread_key == bindparam("thread_key"),
+        Conversation.status == "open",
+    )
+    # The caller holds the contact already: not joined again, nor its handles read.
+    .options(lazyload(Conversation.contact))
 )
 
 
