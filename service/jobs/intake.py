@@ -71,8 +71,8 @@ def process_inbox(inbox_id: int) -> str:
                         row.contact_id = contact_id
                         session.commit()
                     routed = routing.route(session, row, contact, job.ports, job.now())
-                    ordering.lock_thread(session, row)
-                    # with the row's last write (one UPDATE of the row, not one more)
+                    with session.no_autoflush:  # the row is written once, under the lock
+                        ordering.lock_thread(session, row)
                     row.contact_id = contact_id
                     intake.finish(session, row, "processed", job.now())
                     successor = ordering.next_deferred(session, row)

@@ -17,14 +17,27 @@ from service.jobs.enqueue import schedule_fallback
 from service.models import Agent, Contact, Conversation
 
 
+def _untagged(conversation: Conversation) -> bool:
+    return (
+        conversation.rc_tagged_at is None
+        and conversation.cartera_id is not None
+        and conversation.reason != CARTERA_INACTIVE
+    )
+
+
+def unplaced(conversation: Conversation) -> bool:
+    return conversation.forwarded_to is None and conversation.routed_to != "queue"
+
+
+def steps_left(conversation: Conversation) -> bool:
+    """Whether :func:`tag` or :func:`place` has a call to make for *conversation*."""
+    return _untagged(conversation) or unplaced(conversation)
+
+
 def tag(session: Session, conversation: Conversation, ports: Ports, now: datetime) -> None:
     """The badge where agents look: topic, tags, the ``cartera`` field and, when set, the
     visitor's display name. Once per conversation."""
-    if (
-        conversation.rc_tagged_at is not None
-        or conversation.cartera_id is None
-        or conversation.reason == CARTERA_INACTIVE
-    ):
+    if not _untagged(conversation):
         return
     assert conversation.rc_room_id
     text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
@@ -104,7 +117,7 @@ def place(
     """Put the room where the decision says: the owner, else the team's department. An owner
     Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead."""
     assert conversation.rc_room_id
-    if conversation.forwarded_to is not None or conversation.routed_to == "queue":
+    if not unplaced(conversation):
         return
     text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
     agent_user_id = (

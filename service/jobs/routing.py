@@ -205,11 +205,16 @@ def _channel_message(
             session.commit()
             return _channel_message(session, row, contact, ports, now, reopened=True)
         row.rc_message_id = message_id
-        session.commit()
+        if row.attachments or placement.steps_left(conversation):
+            # More Rocket.Chat calls follow, which may fail or ask to wait: what went
+            # through is kept. Otherwise (a next message into a placed conversation) it is
+            # recorded with the job's last commit, right after; a retry would post the same
+            # id, which Rocket.Chat refuses and the adapter reads back.
+            session.commit()
     try:
         files.deliver_files(session, row, conversation, ports)
         placement.tag(session, conversation, ports, now)
-        if conversation.forwarded_to is None and conversation.routed_to != "queue":
+        if placement.unplaced(conversation):
             current = room or ports.chat.room(conversation.rc_room_id)
             if current is not None and not current.open:
                 raise RoomClosed("closed before it was handed over", "room-closed")
