@@ -48,6 +48,35 @@ def test_a_message_whose_answer_was_lost_is_not_failed_on_retry(app, rc, post, o
     assert any(path.startswith("livechat/message/carteras-") for _, path, _ in rc.calls)
 
 
+def test_a_next_message_whose_last_commit_failed_is_shown_once_on_retry(
+    app, rc, post, org, monkeypatch
+):
+    """A next message into a placed conversation is recorded with the job's last commit:
+    when that commit fails after the post went through, the retry posts the same id, which
+    Rocket.Chat refuses, and the message is read back instead of shown twice."""
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola", timestamp=1763809200))
+    from service.domain import intake
+
+    real_finish, broken = intake.finish, {"left": 1}
+
+    def finish_once_broken(session, row, status, now, **kwargs):
+        if status == "processed" and broken["left"]:
+            broken["left"] -= 1
+            raise sa.exc.OperationalError("UPDATE inbox_messages", {}, Exception("server gone"))
+        return real_finish(session, row, status, now, **kwargs)
+
+    monkeypatch.setattr(intake, "finish", finish_once_broken)
+    post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="¿Sigue ahí?", timestamp=1763809260))
+    first, second = post.rows()
+    assert (first.status, second.status) == ("processed", "failed")
+    assert second.rc_message_id is None  # its post was not recorded
+    app.test_cli_runner().invoke(args=["inbox", "replay", "--all-failed"])
+    first, second = post.rows()
+    assert second.status == "processed" and second.rc_message_id == f"carteras-{second.id}"
+    (conv,) = conversations(app)
+    assert rc.messages_in(conv.rc_room_id) == ["Hola", "¿Sigue ahí?"]  # each once
+
+
 def test_owner_timeout_takes_the_room_back_inside_the_department(
     app, rc, post, coordinator, org, now_clock
 ):
