@@ -3,7 +3,7 @@
 All run in this process, on a fresh database each (SQLite by default; set
 BENCH_DATABASE_URL for PostgreSQL). The baseline inserts the same, already-normalized rows
 with SQLAlchemy's plain multi-row INSERT; the floor writes them with the import's own bulk
-writer (service/domain/bulk.py: arrays on PostgreSQL), i.e. "just writing the data".
+writer (service/domain/bulk.py: COPY on PostgreSQL), i.e. "just writing the data".
 Prints rows/s, the ratios, and PASS/FAIL against the target (100k rows in <= 10 s).
 
     .venv/bin/python bench/import_contacts.py [ROWS]
@@ -120,8 +120,14 @@ def run_floor(app, rows: int) -> float:
     with app.app_context():
         started = time.perf_counter()
         session = db.session()
-        ids = bulk.insert_rows(session, Contact, _contact_rows(rows, now), ids=True)
-        bulk.insert_rows(session, ContactIdentity, _identity_rows(ids, now))
+        contacts = _contact_rows(rows, now)
+        names = tuple(contacts[0])
+        ids = bulk.insert_rows(
+            session, Contact, names, [tuple(r.values()) for r in contacts], ids=True
+        )
+        identities = _identity_rows(ids, now)
+        names = tuple(identities[0])
+        bulk.insert_rows(session, ContactIdentity, names, [tuple(r.values()) for r in identities])
         session.commit()
         return time.perf_counter() - started
 

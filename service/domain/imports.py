@@ -6,13 +6,19 @@ a region equal to the contact's cartera's default means "follow the cartera" (so
 imported back pins nothing), another region becomes the contact's own, and an empty cell
 leaves the contact's region as it is.
 
-The import parses every row, looks existing contacts up in batches, then writes in bulk, so
-100k rows fit in one request. Bad rows are reported and skipped; the rest land in the
-caller's transaction with one ``imported`` audit event plus one ``contact_moved`` per move.
+The import reads the whole file first (a file the csv module cannot read fails before any
+write), then takes its rows a chunk at a time: parses them, looks up in batches the contacts
+they may match, applies them in order and writes what they created or added in bulk (on
+PostgreSQL by COPY in a thread of its own, while the next chunk is parsed; see bulk.Writes).
+A later row sees what earlier ones did, as if the file were one chunk; contacts changed after
+being written are saved again at the end. 100k rows fit in one request. Bad rows are
+reported and skipped; the rest land in the caller's transaction with one ``imported`` audit
+event plus one ``contact_moved`` per move.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import gc
@@ -20,6 +26,7 @@ import io
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Final, ParamSpec, TypeVar
 
 from sqlalchemy import func, insert, select, update
@@ -30,7 +37,13 @@ from service.domain.access import require_manager, visible_carteras, visible_con
 from service.domain.actor import Actor
 from service.domain.contacts import ContactFilters
 from service.domain.errors import Invalid
-from service.domain.identity import EMAIL, PHONE, BadAddress, normalize_email, normalize_phone
+from service.domain.identity import (
+    EMAIL,
+    PHONE,
+    BadAddress,
+    normalize_email,
+    normalize_phone_quickly,
+)
 from service.domain.names import fold, name_key, search_key
 from service.models import AuditEvent, Cartera, Contact, ContactIdentity, Region
 from service.models.types import utcnow
@@ -68,6 +81,21 @@ ALIASES: Final = {
     "nota": "notes",
 }
 BATCH: Final = 500
+# Rows parsed, matched and written at a time: on PostgreSQL the server stores a chunk while
+# the next one is parsed. Smaller chunks start the server sooner and leave less of it for the
+# end; each costs a few more round trips. Every phone, email and ref is still looked up
+# before the first row naming it.
+CHUNK: Final = 5_000
+# The columns of a contact the import writes (see _Importer._values).
+CONTACT_COLUMNS: Final = (
+    "name",
+    "company",
+    "external_ref",
+    "notes",
+    "cartera_id",
+    "region_id",
+    "search_key",
+)
 
 Key = int | tuple[str, int]  # an existing contact id, or ("new", n) for one this file creates
 
@@ -136,6 +164,7 @@ class _State:
     visible: bool = True  # a contact the importer may not see is never touched
     region_id: int | None = None  # its own region (None: its cartera's)
     notes: str | None = None
+    written: int = 0  # how many of new_pairs are written
 
 
 class _Reject(Exception):
@@ -199,7 +228,10 @@ def read_csv(data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
 def _unescape(value: str) -> str:
     """A cell as the exporter meant it: the ``'`` it put before a formula-like text is not
     part of the data (see :mod:`service.domain.spreadsheet`)."""
-    return spreadsheet.restore(value.strip())
+    text = value.strip()
+    # restore() only ever changes a cell that starts with the quote: the others (nearly
+    # all, 800k cells in a 100k-row file) skip the call.
+    return spreadsheet.restore(text) if text.startswith(spreadsheet.QUOTE) else text
 
 
 def _parse(line: int, row: dict[str, str], region: str) -> _Row:
@@ -214,7 +246,9 @@ def _parse(line: int, row: dict[str, str], region: str) -> _Row:
             if not raw.strip():
                 continue
             try:
-                value = normalize_phone(raw, region) if kind == PHONE else normalize_email(raw)
+                value = (
+                    normalize_phone_quickly(raw, region) if kind == PHONE else normalize_email(raw)
+                )
             except BadAddress as exc:
                 raise _Reject(column, str(exc), exc.rule, **exc.params) from None
             if (kind, value) not in pairs:
@@ -245,6 +279,11 @@ class _Importer:
         self.by_ref: dict[str, Key] = {}
         self.state: dict[Key, _State] = {}
         self.new_keys: list[Key] = []
+        # the id of each contact written: its own for existing ones, the new one for others
+        self.ids: dict[Key, int] = {}
+        self.touched: dict[Key, None] = {}  # contacts the rows since the last write named
+        self.new_written = 0  # how many of new_keys are written
+        self.writes = bulk.Writes(session)
         self.moves: list[tuple[Key, int | None, int]] = []
         # existing contact -> (last renaming line, name before the file, name after it)
         self.renames: dict[int, tuple[int, str, str]] = {}
@@ -262,8 +301,12 @@ class _Importer:
         }
 
     def preload(self, rows: Sequence[_Row]) -> None:
-        values = list({v for r in rows for _, v in r.pairs})
-        refs = list({r.ref for r in rows if r.ref})
+        """Look up the contacts *rows* may match that earlier rows did not already bring:
+        each phone, email and ref is looked up before the first row naming it is applied
+        (what the rows already wrote is known here: a value found is kept only when new)."""
+        self.writes.wait()
+        values = list({v for r in rows for k, v in r.pairs if (k, v) not in self.by_pair})
+        refs = list({r.ref for r in rows if r.ref and r.ref not in self.by_ref})
         ids: set[int] = set()
         for kind, value, cid in bulk.rows_where_in(
             self.session,
@@ -271,14 +314,14 @@ class _Importer:
             ContactIdentity.value,
             values,
         ):
-            self.by_pair[(kind, value)] = cid
-            ids.add(cid)
+            if self.by_pair.setdefault((kind, value), cid) == cid:
+                ids.add(cid)
         for ref, cid in bulk.rows_where_in(
             self.session, select(Contact.external_ref, Contact.id), Contact.external_ref, refs
         ):
-            self.by_ref[ref or ""] = cid
-            ids.add(cid)
-        known = sorted(ids)
+            if self.by_ref.setdefault(ref or "", cid) == cid:
+                ids.add(cid)
+        known = sorted(ids.difference(self.state))
         for cid, name, company, ref, cartera_id, region_id, notes in bulk.rows_where_in(
             self.session,
             select(
@@ -296,6 +339,7 @@ class _Importer:
             self.state[cid] = _State(
                 name, company, ref, cartera_id, set(), region_id=region_id, notes=notes
             )
+            self.ids[cid] = cid
         for cid, kind, value in bulk.rows_where_in(
             self.session,
             select(ContactIdentity.contact_id, ContactIdentity.kind, ContactIdentity.value),
@@ -429,47 +473,71 @@ class _Importer:
             self.report.unchanged += 1
 
     def _index(self, key: Key, row: _Row) -> None:
+        self.touched[key] = None
         for pair in row.pairs:
             self.by_pair[pair] = key
         if row.ref:
             self.by_ref[row.ref] = key
 
-    def _columns(self, key: Key) -> dict[str, Any]:
+    def _values(self, key: Key) -> tuple[Any, ...]:
+        """The contact's columns (CONTACT_COLUMNS' order) as this file leaves them."""
         st = self.state[key]
-        return {
-            "name": st.name,
-            "company": st.company,
-            "external_ref": st.ref,
-            "notes": st.notes,
-            "cartera_id": st.cartera_id,
-            "region_id": st.region_id,
-            "search_key": search_key(st.name, st.company, st.ref),
-        }
+        return (
+            st.name,
+            st.company,
+            st.ref,
+            st.notes,
+            st.cartera_id,
+            st.region_id,
+            search_key(st.name, st.company, st.ref),
+        )
 
-    def write(self) -> dict[Key, int]:
-        now = utcnow()
-        ids: dict[Key, int] = {k: k for k in self.state if isinstance(k, int)}
-        created = bulk.insert_rows(
-            self.session,
+    def write(self, now: datetime) -> None:
+        """Write what the rows applied since the last call created or added: new contacts,
+        then new identities (on PostgreSQL while the next rows are parsed, see
+        bulk.Writes). A contact written and then changed by a later row is saved again by
+        :meth:`finish`."""
+        fresh = self.new_keys[self.new_written :]
+        self.new_written = len(self.new_keys)
+        created = self.writes.insert(
             Contact,
-            [self._columns(k) for k in self.new_keys],
+            CONTACT_COLUMNS,
+            [self._values(k) for k in fresh],
             same={"created_at": now, "updated_at": now},
             ids=True,
         )
-        ids.update(zip(self.new_keys, created, strict=True))
-        dirty = [k for k in self.state if isinstance(k, int) and self.state[k].dirty]
+        for key, cid in zip(fresh, created, strict=True):
+            self.ids[key] = cid
+            self.state[key].dirty = False
+        identities = []
+        for key in self.touched:
+            st = self.state[key]
+            cid = self.ids[key]
+            identities += [(cid, kind, value) for kind, value in st.new_pairs[st.written :]]
+            st.written = len(st.new_pairs)
+        self.touched.clear()
+        self.writes.insert(
+            ContactIdentity, ("contact_id", "kind", "value"), identities, same={"created_at": now}
+        )
+
+    def finish(self, now: datetime) -> dict[Key, int]:
+        """Wait for the last rows written; save the contacts changed since written (every
+        existing one a row changed). The id of every contact the rows named."""
+        self.writes.close()
+        dirty = [k for k, st in self.state.items() if st.dirty]
         for chunk in _chunks(dirty):
             self.session.execute(
                 update(Contact),
-                [{**self._columns(k), "updated_at": now, "id": k} for k in chunk],
+                [
+                    {
+                        **dict(zip(CONTACT_COLUMNS, self._values(k), strict=True)),
+                        "updated_at": now,
+                        "id": self.ids[k],
+                    }
+                    for k in chunk
+                ],
             )
-        identities = [
-            {"contact_id": ids[k], "kind": kind, "value": value}
-            for k, st in self.state.items()
-            for kind, value in st.new_pairs
-        ]
-        bulk.insert_rows(self.session, ContactIdentity, identities, same={"created_at": now})
-        return ids
+        return self.ids
 
 
 _P = ParamSpec("_P")
@@ -516,24 +584,19 @@ def import_contacts(
     require_manager(actor)
     importer = _Importer(session, actor, move)
     report = importer.report
-    parsed: list[_Row] = []
-    for line, raw in rows:
-        report.rows += 1
-        try:
-            parsed.append(_parse(line, raw, region))
-        except _Reject as exc:
-            report.errors.append(RowError(line, exc.field, exc.message, exc.rule, exc.params))
-        if progress is not None:
-            progress(1)
-    importer.preload(parsed)
-    for row in parsed:
-        try:
-            importer.apply(row)
-        except _Reject as exc:
-            report.errors.append(RowError(row.line, exc.field, exc.message, exc.rule, exc.params))
+    lines = list(rows)  # a file the csv module cannot read fails here, before any write
+    now = utcnow()
+    try:
+        for start in range(0, len(lines), CHUNK):
+            _import_chunk(importer, lines[start : start + CHUNK], region, progress)
+            importer.write(now)
+        ids = importer.finish(now)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error being raised says more
+            importer.writes.close()  # no COPY left running under the caller's rollback
+        raise
     report.rejected = len(report.errors)
     report.errors.sort(key=lambda e: e.row)
-    ids = importer.write()
     report.renamed = sorted(
         (
             Renamed(line, contact_id, before, after)
@@ -549,6 +612,31 @@ def import_contacts(
     ]
     _audit(session, actor, importer, ids)
     return report
+
+
+def _import_chunk(
+    importer: _Importer,
+    lines: Sequence[tuple[int, dict[str, str]]],
+    region: str,
+    progress: Callable[[int], object] | None,
+) -> None:
+    """Parse and apply some rows of the file, after looking up what they may match."""
+    report = importer.report
+    parsed: list[_Row] = []
+    for line, raw in lines:
+        report.rows += 1
+        try:
+            parsed.append(_parse(line, raw, region))
+        except _Reject as exc:
+            report.errors.append(RowError(line, exc.field, exc.message, exc.rule, exc.params))
+        if progress is not None:
+            progress(1)
+    importer.preload(parsed)
+    for row in parsed:
+        try:
+            importer.apply(row)
+        except _Reject as exc:
+            report.errors.append(RowError(row.line, exc.field, exc.message, exc.rule, exc.params))
 
 
 def _audit(session: Session, actor: Actor, importer: _Importer, ids: dict[Key, int]) -> None:

@@ -6,7 +6,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
-from service.domain import bulk
+from service.domain import bulk, imports
 from service.extensions import db
 from service.models import Contact, ContactIdentity
 
@@ -80,9 +80,10 @@ def test_import_creates_updates_moves_and_reports_bad_rows(coordinator, make, ca
 def test_a_large_import_gives_each_contact_its_own_row_values(
     coordinator, app, carteras, monkeypatch
 ):
-    """Written in bulk (arrays on PostgreSQL): each new contact gets its own row's phone,
-    email, ref and cartera, whatever the batch it went in."""
+    """Written in bulk (COPY on PostgreSQL, while the next rows are parsed): each new
+    contact gets its own row's phone, email, ref and cartera, whatever the chunk it went in."""
     monkeypatch.setattr(bulk, "PG_BATCH", 500)
+    monkeypatch.setattr(imports, "CHUNK", 400)
     rows = 1_234
     text = HEADER + "".join(
         f"Cliente {i},55 1{i // 1000:03d} {i % 1000:04d},c{i}@example.com,REF-{i},,"
@@ -112,6 +113,72 @@ def test_a_large_import_gives_each_contact_its_own_row_values(
         )
         expected.add((f"Cliente {i}", f"REF-{i}", cartera, "email", f"c{i}@example.com"))
     assert found == expected
+
+
+@pytest.mark.parametrize("chunk", [2, 10_000])
+def test_rows_in_later_chunks_see_what_earlier_rows_did(
+    coordinator, make, carteras, monkeypatch, chunk
+):
+    """The file is matched and written a chunk of rows at a time: a later row finds the
+    contact an earlier chunk created or changed, as if the file were one chunk."""
+    monkeypatch.setattr(imports, "CHUNK", chunk)
+    old = make.contact("Olga", carteras["norte"], phones=["+52 55 9999 0000"], external_ref="R-9")
+    text = HEADER + (
+        "Ana,55 1111 1111,,,,\n"  # new, chunk 1
+        "Beto,55 2222 2222,,R-2,,\n"  # new, chunk 1
+        "Ana María,55 1111 1111,ana@example.com,,ACME,Premium\n"  # renames Ana, chunk 2
+        "Beto B,,,R-2,,Norte\n"  # Beto by ref, into Norte, chunk 2
+        "Olga,,olga@example.com,R-9,Olga SA,\n"  # existing, by ref, chunk 3
+        "Beto C,,,R-2,,Premium\n"  # moves Beto out of Norte, chunk 3
+        "X,55 1111 1111,olga@example.com,,,\n"  # Ana's phone, Olga's new email: refused
+        "Carla,55 3333 3333;55 2222 2222,,,,\n"  # Beto's phone: adds a phone to Beto
+        "Olga,55 9999 0000,,,,\n"  # existing, unchanged
+    )
+    report = post_csv(coordinator, text, query_string={"move": "true"}).json
+    assert {
+        k: report[k] for k in ("rows", "created", "updated", "moved", "unchanged", "rejected")
+    } == {"rows": 9, "created": 2, "updated": 4, "moved": 1, "unchanged": 1, "rejected": 1}
+    (refused,) = report["errors"]
+    assert refused["row"] == 8 and "different contacts" in refused["message"]
+    assert report["renamed"] == []  # only contacts that existed before the file
+    (moved,) = report["moves"]
+    assert (moved["name"], moved["before"], moved["after"]) == ("Carla", "Norte", "Premium")
+    found = {c["name"]: c for c in coordinator.get("/api/contacts?per_page=50").json["items"]}
+    assert set(found) == {"Ana María", "Carla", "Olga"}
+    ana, beto, olga = found["Ana María"], found["Carla"], found["Olga"]
+    assert (ana["phones"], ana["emails"], ana["company"]) == (
+        ["+525511111111"],
+        ["ana@example.com"],
+        "ACME",
+    )
+    assert ana["cartera"]["name"] == "Premium"
+    assert (beto["external_ref"], beto["cartera"]["name"]) == ("R-2", "Premium")
+    assert beto["phones"] == ["+525522222222", "+525533333333"]
+    assert (olga["id"], olga["phones"], olga["emails"], olga["company"]) == (
+        old,
+        ["+525599990000"],
+        ["olga@example.com"],
+        "Olga SA",
+    )
+    moved_events = coordinator.get("/api/audit?event=contact_moved").json["items"]
+    assert [(m["before"]["contact_id"], m["before"]["cartera"]) for m in moved_events] == [
+        (beto["id"], "Norte")
+    ]
+
+
+def test_a_value_the_database_refuses_fails_the_whole_import(coordinator, backend, app):
+    """A COPY the server refuses (PostgreSQL: a company over 200 characters) fails like a
+    refused INSERT: 422, nothing saved, and the next request works. SQLite keeps it."""
+    text = HEADER + "Ana,55 1111 1111,,,ACME,\n" + f"Beto,55 2222 2222,,,{'x' * 201},\n"
+    response = post_csv(coordinator, text)
+    if backend.name == "postgresql":
+        assert response.status_code == 422, response.json
+        assert coordinator.get("/api/contacts").json["total"] == 0
+        assert coordinator.get("/api/audit?event=imported").json["total"] == 0
+    else:
+        assert response.json["created"] == 2
+    again = post_csv(coordinator, HEADER + "Carla,55 3333 3333,,,,\n")
+    assert again.status_code == 200 and again.json["created"] == 1
 
 
 def test_import_without_move_rejects_rows_in_other_carteras(coordinator, make, carteras):

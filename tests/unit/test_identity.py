@@ -1,15 +1,20 @@
 """Phones and emails people write, normalized to one canonical form."""
 
+import random
+
+import phonenumbers
 import pytest
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.domain import identity
 from service.domain.identity import (
     BadAddress,
     normalize_email,
     normalize_handle,
     normalize_phone,
+    normalize_phone_quickly,
     phone_digits,
     usable_handle,
 )
@@ -150,3 +155,103 @@ def test_only_valid_channel_handles_may_identify_a_contact(kind, raw, stored, us
     value = normalize_handle(kind, raw, "MX")
     assert value == stored
     assert usable_handle(kind, value) is usable
+
+
+# normalize_phone_quickly must answer exactly as normalize_phone (phonenumbers itself): the
+# same E.164 value, or the same refusal, for numbers written in every usual way.
+_REGIONS = ["MX", "AR", "BR", "CL", "CO", "PE", "US", "ES"]
+_TYPES = [
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+    phonenumbers.PhoneNumberType.SHARED_COST,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.UAN,
+]
+
+
+def _answer(normalize, raw, region):
+    try:
+        return normalize(raw, region)
+    except BadAddress as exc:
+        return (str(exc), exc.rule, exc.params)
+
+
+def _written_forms(rnd):
+    """Numbers of each region and type, some digits changed, dropped or added (so many are
+    invalid), written national, international, E.164, with IDD or trunk prefixes, as
+    WhatsApp ids, and as plain digit runs with separators."""
+    for region in _REGIONS:
+        for kind in _TYPES:
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is None:
+                continue
+            for _ in range(25):
+                digits = "".join(
+                    c if rnd.random() > 0.3 else rnd.choice("0123456789")
+                    for c in str(example.national_number)
+                )
+                digits = digits[: rnd.choice([len(digits), len(digits) - 1])]
+                digits += rnd.choice(["", "", rnd.choice("0123456789")])
+                number = phonenumbers.PhoneNumber(
+                    country_code=example.country_code, national_number=int(digits or "0")
+                )
+                for form in phonenumbers.PhoneNumberFormat.__dict__.values():
+                    if isinstance(form, int):
+                        yield phonenumbers.format_number(number, form)
+                code = str(example.country_code)
+                yield from (f"00{code}{digits}", f"{code}{digits}", f"{code}1{digits}")
+                yield from (
+                    f"0{digits}",
+                    f"01{digits}",
+                    f"15{digits}",
+                    f"({digits[:2]}) {digits[2:]}",
+                )
+    for _ in range(3000):
+        digits = "".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 18)))
+        prefix = rnd.choice(["", "+", "00", "0", "(", "+(", "1", "011", "0052", "+0", " "])
+        yield prefix + "".join(
+            c + rnd.choice(["", "", "", " ", "-", ".", "(", ")"]) for c in digits
+        )
+
+
+def test_quick_phone_normalization_answers_as_phonenumbers():
+    rnd = random.Random(20240614)
+    compared = quick = 0
+    for raw in _written_forms(rnd):
+        for region in _REGIONS:
+            expected = _answer(normalize_phone, raw, region)
+            assert _answer(normalize_phone_quickly, raw, region) == expected, (raw, region)
+            compared += 1
+            quick += identity._quick_parse(raw.strip(), region) is not identity._ASK
+    assert compared > 50_000
+    assert quick > compared // 2  # the quick path itself was compared, not only its fallback
+
+
+@given(
+    st.text(alphabet="0123456789 +-.()x#;/\u0663\uff11", min_size=0, max_size=22),
+    st.sampled_from(_REGIONS + ["ZZ", "mx"]),
+)
+def test_any_text_is_normalized_quickly_as_phonenumbers_does(raw, region):
+    assert _answer(normalize_phone_quickly, raw, region) == _answer(normalize_phone, raw, region)
+
+
+def test_a_phonenumbers_release_without_the_quick_steps_falls_back_to_it(monkeypatch):
+    """The quick path follows private steps of phonenumbers: without them (a new release),
+    every number goes to the library, with its answers, instead of failing the import."""
+
+    class Release:
+        """phonenumberutil as a release without one of the private steps followed."""
+
+        def __getattr__(self, name):
+            if name == "_test_number_length":
+                raise AttributeError(name)
+            return getattr(phonenumbers.phonenumberutil, name)
+
+    monkeypatch.setattr(identity, "pnu", Release())
+    for raw in ["55 1234 5678", "+52 1 55 1234 5678", "123", "(011) 4567-8901"]:
+        assert _answer(normalize_phone_quickly, raw, "MX") == _answer(normalize_phone, raw, "MX")
+    monkeypatch.setattr(identity, "_QUICK_READY", False)
+    for raw in ["55 1234 5678", "+52 1 55 1234 5678", "123", "(011) 4567-8901"]:
+        assert _answer(normalize_phone_quickly, raw, "MX") == _answer(normalize_phone, raw, "MX")
