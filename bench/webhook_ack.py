@@ -1,7 +1,9 @@
 """Webhook acknowledgement: signed WhatsApp messages posted at full speed to the service under
 gunicorn (PostgreSQL + Redis, the Procfile's web settings), against a no-op Flask view under
 the same gunicorn settings, in the same run: with a new connection per request, then with
-connections kept alive. Then the web workers' resident memory.
+connections kept alive, with the web workers' CPU time per request (all their threads; the
+figure to compare when other work shares the machine). Then the web workers' resident
+memory.
 
 Targets: our rate >= 0.5 x the no-op rate, p99 <= 25 ms, a web worker < 150 MB after 10,000
 webhooks.
@@ -22,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench.common import (
     REDIS_URL,
     children,
+    cpu_seconds,
     free_port,
     fresh_database,
     gunicorn,
@@ -92,6 +95,8 @@ def main() -> None:
         "CARTERAS_LOG_LEVEL": "ERROR",
     }
     results: dict[tuple[str, str], tuple[float, float, float]] = {}
+    # CPU of the web workers per request: steadier than rates on a shared machine
+    worker_cpu: dict[tuple[str, str], float] = {}
     served, memory = 0, 0.0
     for name, app in (("no-op view", "bench.noop_app:app"), ("carteras", "wsgi:app")):
         port = free_port()
@@ -102,15 +107,19 @@ def main() -> None:
             for mode, keep_alive in (("new connection", False), ("keep-alive", True)):
                 # each run posts messages not posted before (distinct ids: all stored)
                 todo = [b[sent // CLIENTS :] for b in batches]
+                workers = children(server.pid)
+                cpu_before = sum(cpu_seconds(pid) for pid in workers)
                 rate, latencies = load(
                     port, "/webhooks/whatsapp", todo, seconds, keep_alive=keep_alive
                 )
+                cpu = sum(cpu_seconds(pid) for pid in workers) - cpu_before
                 sent += len(latencies) + CLIENTS  # a client may stop between two batches
                 results[(name, mode)] = (
                     rate,
                     percentile(latencies, 0.5),
                     percentile(latencies, 0.99),
                 )
+                worker_cpu[(name, mode)] = cpu / max(len(latencies), 1)
             if name == "carteras":
                 while sent < MEMORY_AFTER:  # the memory figure is read after 10,000 webhooks
                     todo = [b[sent // CLIENTS :] for b in batches]
@@ -135,6 +144,10 @@ def main() -> None:
         lines[f"{mode}: ratio"] = f"{ratio:.2f} (target >= 0.50: {verdict(ratio >= 0.5)})"
         lines[f"{mode}: p99"] = (
             f"{ours[2] * 1000:.1f} ms (target <= 25 ms: {verdict(ours[2] <= 0.025)})"
+        )
+        lines[f"{mode}: web worker CPU per request"] = (
+            f"no-op {worker_cpu[('no-op view', mode)] * 1000:.2f} ms, "
+            f"carteras {worker_cpu[('carteras', mode)] * 1000:.2f} ms"
         )
     lines["web process memory"] = (
         f"{memory:.0f} MB resident after {served:,} webhooks "

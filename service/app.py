@@ -11,9 +11,10 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from flask import Flask, request
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_socketio import SocketIO
 from sqlalchemy import event
 from werkzeug.exceptions import HTTPException
@@ -189,6 +190,93 @@ def _answer_unrouted_errors(app: Flask, json_error: Callable[[HTTPException], An
     app.register_error_handler(HTTPException, answer)
 
 
+WEBHOOKS: Final = "webhooks"  # the blueprint (and first path segment) of the receivers
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, not opened for webhooks: platforms send no cookie and
+    their requests are authenticated by signature, so neither the session's serializer nor
+    its save (and ``Vary: Cookie``) is paid per webhook. Anything there reads an empty
+    session; writing to it raises (Flask's NullSession)."""
+
+    def open_session(self, app: Flask, request: Request) -> Any:
+        if request.path.startswith(f"/{WEBHOOKS}/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
+# The headers of an empty response before Talisman adds its own.
+PROBE_HEADERS: Final = frozenset({"Content-Type", "Content-Length"})
+
+
+def _lighten_webhooks(app: Flask) -> None:
+    """Webhooks skip the pages' per-request machinery, and keep Flask-Talisman's headers
+    without its cost per request: what it sets on a webhook's response depends only on the
+    endpoint (per-view options) and on whether the request came over HTTPS (HSTS), so it is
+    computed on the first such response and copied after. Its before-request hooks (HTTPS
+    redirect, CSP nonce) do nothing for webhooks unless one of them is configured, and then
+    do not run for them. Call after every hook is registered."""
+    from flask_talisman import Talisman
+
+    from service.api import check_content_type
+    from service.api.auth import load_actor
+
+    app.session_interface = _SessionInterface()
+    before, after = app.before_request_funcs[None], app.after_request_funcs[None]
+    owners = [getattr(f, "__self__", None) for f in after]
+    talisman = next((o for o in owners if isinstance(o, Talisman)), None)
+    if talisman is None:
+        return
+    talisman_headers: Callable[[Response], Response] = talisman._set_response_headers
+    webhook_views = [v for e, v in app.view_functions.items() if e.startswith(f"{WEBHOOKS}.")]
+    configured = (
+        talisman.force_https
+        or talisman.content_security_policy_nonce_in
+        or any(hasattr(view, "talisman_view_options") for view in webhook_views)
+    )
+    # The API's hooks answer only under /api: a webhook need not call them either.
+    skipped: list[Any] = [f for f in before if f in (load_actor, check_content_type)]
+    if not configured:
+        skipped += [f for f in before if getattr(f, "__self__", None) is talisman]
+    _skip_for_webhooks(before, skipped)
+    copies: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
+
+    def set_headers(response: Response) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        if req.blueprint != WEBHOOKS:
+            return talisman_headers(response)
+        key = (req.endpoint, req.is_secure or req.headers.get("X-Forwarded-Proto") == "https")
+        if key not in copies:
+            probe = talisman_headers(app.response_class())
+            copies[key] = [(k, v) for k, v in probe.headers.items() if k not in PROBE_HEADERS]
+        for name, value in copies[key]:
+            response.headers[name] = value
+        return response
+
+    after[:] = [set_headers if f == talisman_headers else f for f in after]
+
+
+def _skip_for_webhooks(hooks: list[Any], skipped: list[Any]) -> None:
+    """Replace *skipped* (before-request hooks registered one after another) in *hooks* by
+    one hook that runs them, in their order, for every request but a webhook's (one hook
+    called instead of four: Flask pays for each)."""
+    if not skipped:
+        return
+
+    def pages_and_api() -> Any:
+        if request.blueprint == WEBHOOKS:
+            return None
+        for hook in skipped:
+            answer = hook()
+            if answer is not None:
+                return answer
+        return None
+
+    at = hooks.index(skipped[0])
+    hooks[:] = [f for f in hooks if f not in skipped]
+    hooks.insert(at, pages_and_api)
+
+
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
     """Build the app: config, database, migrations, ports, API, webhooks, logging, CLI.
 
@@ -196,7 +284,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     """
     from service.api import init_api, live
     from service.cli import register_cli
-    from service.extensions import db, migrate
+    from service.extensions import check_pooled_connection, db, migrate
     from service.observability import configure_logging, init_request_logging
     from service.rocketchat_cli import rocketchat_cli
     from service.ui import init_ui
@@ -214,7 +302,9 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
         TESTING=config.testing,
         MAX_CONTENT_LENGTH=config.max_content_length,
         SQLALCHEMY_DATABASE_URI=database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True}
+        # Server databases: no pool_pre_ping (a round trip per request); a pooled connection
+        # is checked at checkout without one (extensions.check_pooled_connection).
+        SQLALCHEMY_ENGINE_OPTIONS={}
         if not database_url.startswith("sqlite")
         else {"connect_args": {"timeout": 10}},
         API_TITLE="Carteras",
@@ -232,6 +322,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     db.init_app(app)
     with app.app_context():
         event.listen(db.engine, "connect", _sqlite_pragmas)
+        event.listen(db.engine, "checkout", check_pooled_connection)
     migrate.init_app(app, db, directory=str(MIGRATIONS), render_as_batch=True)
 
     # Registers itself as app.extensions["socketio"].
@@ -249,6 +340,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
 
     app.register_blueprint(media_links.bp)
     _answer_unrouted_errors(app, api.handle_http_exception)
+    _lighten_webhooks(app)
     register_cli(app)
     app.cli.add_command(rocketchat_cli)
     return app

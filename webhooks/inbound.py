@@ -16,7 +16,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, Final, ParamSpec, TypeVar, cast
 
 from service.domain.messages import Attachment, Delivery, Identity, InboundMessage, StatusUpdate
 
@@ -75,7 +75,8 @@ class PayloadError(Exception):
 
 @dataclass(frozen=True)
 class InboundRequest:
-    """A webhook request: ``url`` as the platform called it, ``raw`` the exact body bytes."""
+    """A webhook request: ``url`` as the platform called it (empty for the providers whose
+    checks do not read it), ``raw`` the exact body bytes."""
 
     url: str
     headers: Mapping[str, str]
@@ -210,10 +211,14 @@ MAX_JSON_DEPTH = 32
 # and none of them is something a person typed.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNCLEAN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")  # either of them
 
 
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)  # one, not one per call
 
 
 def load_json(raw: bytes | str) -> Any:
@@ -222,9 +227,23 @@ def load_json(raw: bytes | str) -> Any:
     :raise PayloadError: not JSON, or nested too deeply.
     """
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        # as json.loads reads bytes (UTF-8, -16 or -32), with one decoder for every call
+        text = (
+            raw.decode(json.detect_encoding(raw), "surrogatepass")
+            if isinstance(raw, bytes)
+            else raw
+        )
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise PayloadError("the body is not JSON, or is nested too deeply") from None
+    # Every array or object opens with a bracket: a body with few of them (any usual
+    # payload) cannot be nested too deeply, and is not walked.
+    if isinstance(raw, bytes):
+        brackets = raw.count(b"{") + raw.count(b"[")
+    else:
+        brackets = raw.count("{") + raw.count("[")
+    if brackets <= MAX_JSON_DEPTH:
+        return value
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -239,6 +258,8 @@ def load_json(raw: bytes | str) -> Any:
 def clean_text(value: str) -> str:
     """Text any database stores: lone surrogates become U+FFFD and C0 control characters
     other than tab and line breaks (NUL above all) are removed."""
+    if _UNCLEAN.search(value) is None:
+        return value  # the usual case: one scan
     if _SURROGATE.search(value):
         # Through UTF-16, a valid pair joins into one character and a lone half is replaced.
         value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
@@ -260,6 +281,10 @@ def optional_text(value: object) -> str | None:
     return None if value is None else as_text(value)
 
 
+def _key(key: object) -> str:
+    return key if type(key) is str and _UNCLEAN.search(key) is None else as_text(key)
+
+
 def clean_value(value: Any, depth: int = 0) -> Any:
     """A JSON-like value with clean text everywhere (keys too) and only finite numbers.
 
@@ -267,6 +292,13 @@ def clean_value(value: Any, depth: int = 0) -> Any:
     """
     if depth > MAX_JSON_DEPTH:
         raise PayloadError(f"the payload is nested deeper than {MAX_JSON_DEPTH} levels")
+    kind = type(value)  # JSON's own types first, exactly (the hot path), then the rest
+    if kind is str:
+        return clean_text(value)
+    if kind is dict:
+        return {_key(k): clean_value(v, depth + 1) for k, v in value.items()}
+    if kind is list:
+        return [clean_value(v, depth + 1) for v in value]
     if isinstance(value, str):
         return clean_text(value)
     if value is None or isinstance(value, bool | int):

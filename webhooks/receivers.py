@@ -25,6 +25,7 @@ from service.domain.messages import Delivery
 from service.domain.ports import Ports
 from service.extensions import db
 from service.jobs.enqueue import enqueue_inbox
+from service.observability import access_details
 from webhooks import rocketchat, twilio, whatsapp
 from webhooks.email import mailgun, postmark, sendgrid
 from webhooks.inbound import InboundRequest, PayloadError, SignatureError
@@ -53,17 +54,19 @@ def _secret(value: str | None, setting: str) -> str:
     return value
 
 
-def _inbound(*media_types: str) -> InboundRequest:
-    if request.mimetype not in media_types:
+def _inbound(*media_types: str, url: bool = False) -> InboundRequest:
+    """The request as plain data; its full URL only for a provider that signs it (*url*)."""
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    if req.mimetype not in media_types:
         raise UnsupportedMediaType(
-            f"Send {' or '.join(media_types)} (got {request.mimetype or 'no Content-Type'})."
+            f"Send {' or '.join(media_types)} (got {req.mimetype or 'no Content-Type'})."
         )
     return InboundRequest(
-        url=request.url,
-        headers=dict(request.headers),
-        raw=request.get_data(cache=True),  # 413 above MAX_CONTENT_LENGTH
-        content_type=request.content_type or "",
-        query=request.args.to_dict(),
+        url=req.url if url else "",
+        headers=dict(req.headers.items()),
+        raw=req.get_data(cache=True),  # 413 above MAX_CONTENT_LENGTH
+        content_type=req.content_type or "",
+        query=req.args.to_dict(),
     )
 
 
@@ -74,7 +77,7 @@ def _checked(
     try:
         verify()
     except SignatureError as exc:
-        log.info("webhook refused", extra={"provider": provider, "reason": str(exc)})
+        access_details(provider=provider, refused=str(exc))  # on the access line
         raise Unauthorized(str(exc)) from None
     except PayloadError as exc:
         raise BadRequest(str(exc)) from None
@@ -113,12 +116,16 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
     def accept(careful: bool) -> intake.Accepted:
         if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
             raise Unauthorized("This signed token was already used (replay).")
-        accepted = intake.accept(
-            session, delivery, region=config.default_phone_region, now=now, careful=careful
+        # notify: the workers' dispatchers enqueue the new rows (see intake.accept)
+        return intake.accept(
+            session,
+            delivery,
+            region=config.default_phone_region,
+            now=now,
+            careful=careful,
+            notify=through_database,
+            alone=nonce is None,  # nothing else in the transaction: see intake.accept
         )
-        if through_database and accepted.new_ids:
-            intake.announce(session)  # the workers' dispatchers enqueue them
-        return accepted
 
     try:
         accepted = accept(careful=False)  # one statement per row, no savepoints
@@ -128,15 +135,12 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
     session.commit()
     if not through_database:
         enqueue_inbox(accepted.new_ids)
-    log.info(
-        "webhook stored",
-        extra={
-            "provider": provider,
-            "new": len(accepted.new_ids),
-            "duplicates": accepted.duplicates,
-            "statuses": accepted.statuses,
-            "failed": accepted.failed,
-        },
+    access_details(  # on the request's access line: one line per webhook
+        provider=provider,
+        new=len(accepted.new_ids),
+        duplicates=accepted.duplicates,
+        statuses=accepted.statuses,
+        failed=accepted.failed,
     )
     return {
         "ok": True,
@@ -172,7 +176,7 @@ def whatsapp_notification() -> Response:
 @bp.post("/twilio")
 def twilio_message() -> Response:
     token = _secret(_config().twilio_auth_token, "TWILIO_AUTH_TOKEN")
-    req = _inbound("application/x-www-form-urlencoded")
+    req = _inbound("application/x-www-form-urlencoded", url=True)
     base = _config().public_base_url
     delivery = _checked(
         "twilio", lambda: twilio.verify(req, token, base), lambda: twilio.parse(req, _now())

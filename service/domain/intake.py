@@ -7,6 +7,7 @@ redelivery inserts nothing. Jobs claim a row with a compare-and-set, so it runs 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -151,6 +152,8 @@ class StoreAgain(Exception):
 def _store(session: Session, store: Any, row: dict[str, Any], careful: bool) -> int | None:
     if not careful:
         try:
+            if isinstance(store, _Fused):
+                return store.run(session, row)
             return session.execute(store, row).scalar()
         except STORE_ERRORS as exc:
             if _refused(exc):
@@ -170,7 +173,63 @@ INBOX_CHANNEL: Final = "carteras_inbox"
 def announce(session: Session) -> None:
     """Tell the listening dispatchers that new rows wait (PostgreSQL delivers the NOTIFY at
     commit, once per transaction, and never if it rolls back)."""
-    session.execute(select(func.pg_notify(INBOX_CHANNEL, "")))
+    session.execute(_ANNOUNCE)
+
+
+_ANNOUNCE: Final = select(func.pg_notify(INBOX_CHANNEL, ""))
+_JSON_COLUMNS: Final = ("other_identities", "attachments", "payload")
+_TIME_COLUMNS: Final = ("sent_at", "received_at", "updated_at")
+
+
+class _Fused:
+    """The webhook's fast path on PostgreSQL: one driver-level statement per message that
+    inserts it (``ON CONFLICT DO NOTHING``) and, when it stored a pending row and *notify*
+    is set, notifies the dispatchers in the same statement (``pg_notify`` in the CTE's
+    select, delivered at commit like ``announce``: one round trip instead of two). Run
+    through the session's connection (``exec_driver_sql``): the same transaction, events,
+    error wrapping and disconnect handling as any statement, without building, caching or
+    type-processing an SQLAlchemy statement per message. The values are bound as the
+    model's types bind them (``JSON``: ``json.dumps``; ``UTCDateTime``: aware datetimes
+    only); the columns are those ``_row`` fills."""
+
+    def __init__(self, notify: bool) -> None:
+        self.notify = notify
+
+    def run(self, session: Session, row: dict[str, Any]) -> int | None:
+        params = dict(row, notify=self.notify)
+        for column in _JSON_COLUMNS:
+            params[column] = json.dumps(row[column])
+        for column in _TIME_COLUMNS:
+            value = row[column]
+            if not isinstance(value, datetime) or value.tzinfo is None:
+                raise ValueError("UTCDateTime needs a timezone-aware datetime")
+        stored = (
+            session.connection()
+            .exec_driver_sql(
+                "WITH stored AS (INSERT INTO inbox_messages (provider, channel, external_id, "
+                "kind, sender_kind, sender_value, sender_raw, sender_name, other_identities, "
+                "recipient, thread_key, text, attachments, payload, sent_at, received_at, "
+                "updated_at, status, attempts) VALUES (%(provider)s, %(channel)s, "
+                "%(external_id)s, %(kind)s, %(sender_kind)s, %(sender_value)s, "
+                "%(sender_raw)s, %(sender_name)s, %(other_identities)s::json, %(recipient)s, "
+                "%(thread_key)s, %(text)s, %(attachments)s::json, %(payload)s::json, "
+                "%(sent_at)s, %(received_at)s, %(updated_at)s, %(status)s, %(attempts)s) "
+                "ON CONFLICT (provider, external_id) DO NOTHING RETURNING id, status) "
+                "SELECT id, CASE WHEN %(notify)s AND status = 'pending' "
+                "THEN pg_notify('carteras_inbox', '') END FROM stored",
+                params,
+            )
+            .first()
+        )
+        return None if stored is None else int(stored[0])
+
+
+_ON_ITS_OWN: Final = {"isolation_level": "AUTOCOMMIT"}
+
+
+@functools.cache
+def _fused_statement(notify: bool) -> _Fused:
+    return _Fused(notify)
 
 
 def hand_over(session: Session, now: datetime, limit: int = 200) -> list[int]:
@@ -198,7 +257,14 @@ def hand_over(session: Session, now: datetime, limit: int = 200) -> list[int]:
 
 
 def accept(
-    session: Session, delivery: Delivery, *, region: str, now: datetime, careful: bool = True
+    session: Session,
+    delivery: Delivery,
+    *,
+    region: str,
+    now: datetime,
+    careful: bool = True,
+    notify: bool = False,
+    alone: bool = False,
 ) -> Accepted:
     """Store every message and receipt of a delivery; duplicates are counted, not stored.
 
@@ -209,10 +275,29 @@ def accept(
     ``careful=False`` skips the savepoint around each row (two round trips each): the
     webhook's fast path. A refused row then raises :class:`StoreAgain`, after which the
     caller rolls back and stores the delivery again, carefully.
+
+    ``notify``: tell the dispatchers (``announce``) when new pending rows were stored; on
+    PostgreSQL's fast path each message's insert notifies itself (see ``_Fused``).
+
+    ``alone``: the caller has no transaction open and commits right after. On PostgreSQL's
+    fast path a delivery that is one statement (one message, no receipt) then runs it in
+    autocommit: the statement is its own transaction, committed (durably, as any commit)
+    when it returns, with no ``BEGIN`` and ``COMMIT`` round trips around it. A refused row
+    stores nothing either way.
     """
     new_ids: list[int] = []
     duplicates = ignored = statuses = failed = 0
-    store = _store_statement(session.get_bind().dialect.name)
+    dialect = session.get_bind().dialect.name
+    fused = not careful and dialect == "postgresql"
+    store = _fused_statement(notify) if fused else _store_statement(dialect)
+    if (
+        fused
+        and alone
+        and len(delivery.messages) == 1
+        and not delivery.statuses
+        and not session.in_transaction()
+    ):
+        session.connection(execution_options=_ON_ITS_OWN)
     for message in delivery.messages:
         try:
             row = _row(message, region, now)
@@ -223,7 +308,7 @@ def accept(
             reason = _ascii(f"not stored: {type(exc).__name__}: {exc}".splitlines()[0], 2000)
             log.warning("inbound message refused", extra={"reason": reason})
             row = _failed_row(message, reason, now)
-            inbox_id = _store(session, store, row, careful)
+            inbox_id = _store(session, _store_statement(dialect), row, careful)
         if inbox_id is None:
             duplicates += 1
         elif row["status"] == "failed":
@@ -254,6 +339,8 @@ def accept(
             if not _refused(exc):
                 raise
             log.warning("delivery receipt refused", extra={"reason": repr(exc)[:500]})
+    if notify and new_ids and not fused:
+        announce(session)
     return Accepted(
         new_ids=new_ids,
         duplicates=duplicates,

@@ -295,6 +295,23 @@ def test_load_json_refuses_deep_nesting_and_non_json_numbers(raw):
         inbound.load_json(raw)
 
 
+@pytest.mark.parametrize("as_text", [False, True])
+@pytest.mark.parametrize("depth", [1, 31, 32, 33, 40])
+def test_load_json_takes_up_to_the_depth_limit_however_few_brackets(depth, as_text):
+    raw = "[" * depth + "]" * depth
+    if depth > inbound.MAX_JSON_DEPTH:
+        with pytest.raises(PayloadError):
+            inbound.load_json(raw if as_text else raw.encode())
+    else:
+        assert inbound.load_json(raw if as_text else raw.encode()) is not None
+
+
+def test_load_json_counts_brackets_inside_text_as_text():
+    """Many brackets (here inside a string) only make the depth be checked in full."""
+    body = {"text": "[{" * 50, "deep": [[[["x"]]]]}
+    assert inbound.load_json(json.dumps(body).encode("utf-16")) == body
+
+
 def test_parsers_coerce_numbers_where_text_belongs():
     body = json.loads(samples.raw("whatsapp-text.json"))
     value = body["entry"][0]["changes"][0]["value"]
