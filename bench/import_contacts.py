@@ -1,9 +1,11 @@
 """Benchmark: CSV import of N contacts (default 100 000) against raw bulk-insert baselines.
 
-All run in this process, on a fresh database each (SQLite by default; set
-BENCH_DATABASE_URL for PostgreSQL). The baseline inserts the same, already-normalized rows
-with SQLAlchemy's plain multi-row INSERT; the floor writes them with the import's own bulk
-writer (service/domain/bulk.py: COPY on PostgreSQL), i.e. "just writing the data".
+All run in this process, on a fresh database each: on PostgreSQL (the target's; a private
+database on BENCH_PG_ADMIN's server), then on SQLite (the embedded default, for
+information); BENCH_DATABASE_URL runs one given database instead. The baseline inserts the
+same, already-normalized rows with SQLAlchemy's plain multi-row INSERT; the floor writes them
+with the import's own bulk writer (service/domain/bulk.py: COPY on PostgreSQL), i.e. "just
+writing the data".
 Prints rows/s, the ratios, and PASS/FAIL against the target (100k rows in <= 10 s).
 
     .venv/bin/python bench/import_contacts.py [ROWS]
@@ -23,6 +25,7 @@ from flask_migrate import upgrade
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.common import fresh_database
 from service.app import create_app
 from service.config import Config
 from service.domain import bulk, carteras, imports, org
@@ -34,8 +37,10 @@ from service.models.types import utcnow
 TARGET_SECONDS = 10.0
 
 
-def fresh_app(folder: str):
-    url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{folder}/bench-{time.time_ns()}.db"
+def fresh_app(url: str):
+    """The app on *url* emptied and migrated (a file name for SQLite: a new file each)."""
+    if url.startswith("sqlite:///"):
+        url = f"{url.removesuffix('.db')}-{time.time_ns()}.db"
     app = create_app(Config(database_url=url, secret_key="bench", testing=True, log_level="ERROR"))
     with app.app_context():
         if url.startswith("postgresql"):
@@ -132,24 +137,37 @@ def run_floor(app, rows: int) -> float:
         return time.perf_counter() - started
 
 
+def measure(name: str, url: str, rows: int, data: bytes, *, target: bool) -> None:
+    baseline = run_baseline(fresh_app(url), rows)
+    floor = run_floor(fresh_app(url), rows)
+    ours = run_import(fresh_app(url), data)
+    print(f"import {rows} rows on {name}: {ours:.2f} s ({rows / ours:,.0f} rows/s)")
+    print(f"  baseline raw bulk insert: {baseline:.2f} s ({rows / baseline:,.0f} rows/s)")
+    print(f"  floor, same rows through the bulk writer: {floor:.2f} s ({rows / floor:,.0f} rows/s)")
+    print(
+        f"  ratio import/baseline time: {ours / baseline:.2f}x; import/floor: {ours / floor:.2f}x"
+    )
+    scaled = ours * 100_000 / rows
+    if target:
+        verdict = "PASS" if scaled <= TARGET_SECONDS else "FAIL"
+        print(f"  target 100k rows <= {TARGET_SECONDS:.0f} s: {verdict} ({scaled:.1f} s for 100k)")
+
+
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     data = csv_bytes(rows)
+    given = os.environ.get("BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as folder:
-        baseline = run_baseline(fresh_app(folder), rows)
-        floor = run_floor(fresh_app(folder), rows)
-        ours = run_import(fresh_app(folder), data)
-    backend = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL") else "SQLite"
-    print(f"import {rows} rows on {backend}: {ours:.2f} s ({rows / ours:,.0f} rows/s)")
-    print(f"baseline raw bulk insert: {baseline:.2f} s ({rows / baseline:,.0f} rows/s)")
-    print(f"floor, same rows through the bulk writer: {floor:.2f} s ({rows / floor:,.0f} rows/s)")
-    print(f"ratio import/baseline time: {ours / baseline:.2f}x; import/floor: {ours / floor:.2f}x")
-    # ru_maxrss is in KiB on Linux: the peak of this whole process (all three runs).
+        if given:
+            name = "PostgreSQL" if given.startswith("postgresql") else "SQLite"
+            measure(name, given, rows, data, target=name == "PostgreSQL")
+        else:
+            pg = fresh_database("carteras_bench_import")
+            measure("PostgreSQL", pg, rows, data, target=True)
+            measure("SQLite", f"sqlite:///{folder}/bench.db", rows, data, target=False)
+    # ru_maxrss is in KiB on Linux: the peak of this whole process (all the runs).
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the process: {peak:.0f} MiB")
-    scaled = ours * 100_000 / rows
-    verdict = "PASS" if scaled <= TARGET_SECONDS else "FAIL"
-    print(f"target 100k rows <= {TARGET_SECONDS:.0f} s: {verdict} ({scaled:.1f} s for 100k)")
 
 
 if __name__ == "__main__":
