@@ -253,3 +253,10 @@ def test_the_owner_lookup_flushes_first_and_matches_each_written_form(session):
     unknown = Identity("phone", "+525599999999", "+525599999999")
     assert intake.find_contact_id(session, [unknown]) is None
     assert intake.find_contact_id(session, [unknown, written]) == ana.id
+
+
+def test_the_fused_insert_names_every_column_a_stored_row_has():
+    """The webhook's one-statement insert on PostgreSQL names its columns once
+    (intake._ROW_COLUMNS): a column _row fills and the statement forgot would be dropped."""
+    row = intake._row(message("wamid.columns"), "MX", datetime.now(UTC))
+    assert list(row) == list(intake._ROW_COLUMNS)
