@@ -5,6 +5,9 @@ delivery (the platform retries it)."""
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -256,7 +259,14 @@ def test_the_owner_lookup_flushes_first_and_matches_each_written_form(session):
 
 
 def test_the_fused_insert_names_every_column_a_stored_row_has():
-    """The webhook's one-statement insert on PostgreSQL names its columns once
-    (intake._ROW_COLUMNS): a column _row fills and the statement forgot would be dropped."""
+    """The webhook's one-statement insert on PostgreSQL is written out (intake._Fused.run):
+    a column _row fills and the statement forgot would be dropped."""
     row = intake._row(message("wamid.columns"), "MX", datetime.now(UTC))
-    assert list(row) == list(intake._ROW_COLUMNS)
+    sql = "".join(
+        ast.literal_eval(node)
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(intake._Fused.run))))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+    named = sql.split("inbox_messages (", 1)[1].split(")", 1)[0]
+    assert [c.strip() for c in named.split(",")] == list(row)
+    assert all(f"%({column})s" in sql for column in row)
