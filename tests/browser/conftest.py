@@ -164,10 +164,20 @@ def actions_on_screen(page, selector: str = ROW_ACTIONS) -> int:
 
 
 def go_to(page, name: str) -> None:
-    """Follow *name* in the side menu, unfolding it first where it is folded (a phone)."""
-    toggle = page.locator("[data-menu-button]")
-    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
-        toggle.click()
-    page.get_by_role("navigation", name="Menú principal").get_by_role(
+    """Follow *name* in the side menu, unfolding it first where it is folded (a phone).
+
+    Called right after a click that navigates (signing in), the page may still be the old
+    one: wait for the menu's page to be there and its script run (it shows the "Menú"
+    button) before deciding whether the menu is folded.
+    """
+    link = page.get_by_role("navigation", name="Menú principal").get_by_role(
         "link", name=name, exact=True
-    ).click()
+    )
+    # (a role locator skips what is hidden, and a folded menu is: wait on the element itself)
+    page.locator("nav#menu").wait_for(state="attached")
+    page.wait_for_load_state()
+    if not link.is_visible():
+        toggle = page.locator("[data-menu-button]")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+    link.click()
