@@ -476,6 +476,9 @@ def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None
     return _owners(session, handles)[0]
 
 
+_RETURNING_CUSTOMER: Final = (lazyload(Contact.identities), lazyload(Contact.region))
+
+
 def resolve_contact(
     session: Session, row: InboxMessage, actor: Actor = INTAKE_ACTOR
 ) -> tuple[Contact | None, bool]:
@@ -493,8 +496,9 @@ def resolve_contact(
         owners.get((handle.kind, handle.value)) == contact_id for handle in handles
     ):
         # Every handle is the contact's already (a returning customer: the usual case):
-        # nothing to teach, so neither its handles nor a snapshot for the audit are read.
-        return session.get(Contact, contact_id, options=[lazyload(Contact.identities)]), False
+        # nothing to teach, so neither its handles nor a snapshot for the audit are read,
+        # nor its region (routing reads the contact's id, name and cartera only).
+        return session.get(Contact, contact_id, options=_RETURNING_CUSTOMER), False
     contact = session.get(Contact, contact_id) if contact_id is not None else None
     created = contact is None
     if contact is None:

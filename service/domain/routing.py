@@ -41,6 +41,8 @@ class OwnerView:
     active: bool
     rocketchat_user_id: str | None
     max_open_chats: int | None = None
+    # The conversations routed to the agent and still open, read with it (its load).
+    open_chats: int = 0
 
 
 @dataclass(frozen=True)

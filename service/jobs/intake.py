@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from service.domain import intake, ordering
 from service.domain.ports import ChatPlatformWait
 from service.jobs import lease, routing, runtime
-from service.jobs.enqueue import enqueue_inbox, schedule_inbox
+from service.jobs.enqueue import enqueue_inbox, schedule_fallback, schedule_inbox
 from service.models import InboxMessage
 
 WAIT_WITHOUT_TIME = timedelta(seconds=30)  # Rocket.Chat asked to wait without saying until when
@@ -80,6 +80,9 @@ def process_inbox(inbox_id: int) -> str:
                 except ChatPlatformWait as exc:
                     session.rollback()
                     return _wait(job, inbox_id, exc)
+        if routed is not None and routed.fallback_at is not None:
+            # the forward to the owner is committed: its fallback may run
+            schedule_fallback(routed.conversation.id, routed.fallback_at)
         if successor is not None:
             enqueue_inbox([successor], replace_started=True)
         if routed is not None and routed.created:

@@ -113,12 +113,18 @@ def place(
     ports: Ports,
     now: datetime,
     owner: OwnerView | None = None,
-) -> None:
+    *,
+    commit: bool = True,
+) -> datetime | None:
     """Put the room where the decision says: the owner, else the team's department. An owner
-    Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead."""
+    Rocket.Chat refuses (offline, inactive, gone) hands it to the team instead.
+
+    Committed, and the owner's fallback scheduled, at once; with ``commit=False`` both are
+    the caller's, after its own commit: the time the fallback is due is returned (None: no
+    fallback)."""
     assert conversation.rc_room_id
     if not unplaced(conversation):
-        return
+        return None
     text = handoffs.badge(conversation.cartera_icon, conversation.cartera_name)
     agent_user_id = (
         owner_user_id(session, conversation, owner) if conversation.routed_to == "agent" else None
@@ -137,10 +143,14 @@ def place(
     if conversation.forwarded_to is None:
         if not conversation.department_id:
             conversation.routed_to = "queue"
-            session.commit()
-            return
+            if commit:
+                session.commit()
+            return None
         to_team(ports, conversation, room, conversation.department_id, conversation.reason)
     conversation.forwarded_at = now
-    session.commit()
-    if conversation.owner_deadline_at is not None:
-        schedule_fallback(conversation.id, conversation.owner_deadline_at)
+    due = conversation.owner_deadline_at
+    if commit:
+        session.commit()
+        if due is not None:
+            schedule_fallback(conversation.id, due)
+    return due

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +49,9 @@ class Routed:
     created: bool
     # The cartera's owner as the new conversation's decision saw it (not read again).
     owner: OwnerView | None = None
+    # When the owner's time to take the conversation runs out: the fallback to schedule once
+    # the job's last commit has recorded the forward (placement.place, commit=False).
+    fallback_at: datetime | None = None
 
 
 # Registers the Rocket.Chat visitor of a conversation about to open, given its decision.
@@ -71,7 +74,7 @@ def decision_for(
         and within_hours(view.business_hours, now)
     ):
         presence = ports.chat.presence(owner.rocketchat_user_id)
-        load = convs.open_chats(session, owner.id)
+        load = owner.open_chats  # read with the cartera (convs.cartera_view)
     decision = decide(RoutingInput(cartera=view, now=now, presence=presence, owner_open_chats=load))
     decision.trace["platform"] = ports.chat.name
     decision.trace["owner_timeout_seconds"] = decision.owner_deadline_seconds
@@ -206,11 +209,17 @@ def _channel_message(
             return _channel_message(session, row, contact, ports, now, reopened=True)
         row.rc_message_id = message_id
         if row.attachments or placement.steps_left(conversation):
-            # More Rocket.Chat calls follow, which may fail or ask to wait: what went
-            # through is kept. Otherwise (a next message into a placed conversation) it is
-            # recorded with the job's last commit, right after; a retry would post the same
-            # id, which Rocket.Chat refuses and the adapter reads back.
+            # More Rocket.Chat calls follow, which may fail or ask to wait (its visitor
+            # routes are rate-limited): what went through is kept, so a retry does not
+            # spend its calls again. Otherwise (a next message into a placed conversation)
+            # it is recorded with the job's last commit, right after; a retry would post
+            # the same id, which Rocket.Chat refuses and the adapter reads back.
             session.commit()
+    # The badge and the hand-over are recorded with the job's last commit (jobs/intake.py),
+    # right after them, with no Rocket.Chat call between: should that commit fail, the
+    # retry tags again (the same tags, merged) and finds the room with its owner or
+    # department already (no forward: domain/handoffs.py).
+    fallback_at = None
     try:
         files.deliver_files(session, row, conversation, ports)
         placement.tag(session, conversation, ports, now)
@@ -218,14 +227,16 @@ def _channel_message(
             current = room or ports.chat.room(conversation.rc_room_id)
             if current is not None and not current.open:
                 raise RoomClosed("closed before it was handed over", "room-closed")
-            placement.place(session, conversation, current, ports, now, owner=routed.owner)
+            fallback_at = placement.place(
+                session, conversation, current, ports, now, owner=routed.owner, commit=False
+            )
     except RoomClosed:
         # Closed in Rocket.Chat right after the message went in: nothing is lost, the
         # conversation ends here and the customer's next message opens a new one.
         session.rollback()
         convs.close(conversation, now, "closed in Rocket.Chat before it was handed over")
         session.commit()
-    return routed
+    return replace(routed, fallback_at=fallback_at) if fallback_at else routed
 
 
 def _rocketchat_event(

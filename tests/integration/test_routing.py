@@ -142,6 +142,52 @@ def test_owner_timeout_hands_the_conversation_to_the_team(
     assert rc.rooms[conv.rc_room_id]["servedBy"]["_id"] == "u-marta"  # Luis no longer has it
 
 
+def test_the_fallback_is_scheduled_once_the_forward_is_committed(
+    app, rc, post, coordinator, org, monkeypatch
+):
+    """The forward to the owner and the row's end share the job's last commit; the owner's
+    fallback is scheduled after it, so the fallback job always finds the forward (read here
+    from another connection at the moment it is scheduled)."""
+    coordinator.patch(f"/api/carteras/{org['premium']}", {"owner_timeout_seconds": 30})
+    seen = []
+    jobs = app.extensions["ports"].jobs
+    schedule = jobs.enqueue_at
+
+    def enqueue_at(when, queue, func, *args, **kwargs):
+        if func.endswith("owner_fallback"):
+            with db.engine.connect() as other:  # not the job's session: what is committed
+                seen.append(
+                    other.execute(
+                        sa.select(Conversation.forwarded_at, Conversation.owner_deadline_at)
+                    ).one()
+                )
+                seen.append(other.execute(sa.select(InboxMessage.status)).scalar_one())
+        return schedule(when, queue, func, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "enqueue_at", enqueue_at)
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    (conv,) = conversations(app)
+    (forwarded_at, deadline), status = seen
+    assert forwarded_at is not None and deadline is not None and status == "processed"
+    assert conv.owner_deadline_at is not None
+
+
+def test_an_owner_at_the_limit_of_open_chats_hands_new_ones_to_the_team(
+    app, rc, post, coordinator, org, make
+):
+    """The owner's open chats are read with the cartera (one query): at the limit, the next
+    customer's conversation goes to the team, and the trace says how many were open."""
+    coordinator.patch(f"/api/agents/{org['luis']}", {"max_open_chats": 1})
+    make.contact("Beto", org["premium"], phones=["+52 55 2222 3333"])
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
+    post.whatsapp(whatsapp_text("wamid.2", sender="5215522223333"))
+    first, second = conversations(app)
+    assert (first.routed_to, first.reason) == ("agent", "owner_agent")
+    assert first.trace["owner_open_chats"] == 0
+    assert (second.routed_to, second.reason) == ("team", "owner_busy_team")
+    assert second.trace["owner_open_chats"] == 1
+
+
 def test_owner_who_answers_in_time_keeps_it(app, rc, post, coordinator, org, now_clock, client):
     from tests import samples
 
