@@ -29,11 +29,6 @@ def unplaced(conversation: Conversation) -> bool:
     return conversation.forwarded_to is None and conversation.routed_to != "queue"
 
 
-def steps_left(conversation: Conversation) -> bool:
-    """Whether :func:`tag` or :func:`place` has a call to make for *conversation*."""
-    return _untagged(conversation) or unplaced(conversation)
-
-
 def tag(session: Session, conversation: Conversation, ports: Ports, now: datetime) -> None:
     """The badge where agents look: topic, tags, the ``cartera`` field and, when set, the
     visitor's display name. Once per conversation."""

@@ -208,17 +208,15 @@ def _channel_message(
             session.commit()
             return _channel_message(session, row, contact, ports, now, reopened=True)
         row.rc_message_id = message_id
-        if row.attachments or placement.steps_left(conversation):
-            # More Rocket.Chat calls follow, which may fail or ask to wait (its visitor
-            # routes are rate-limited): what went through is kept, so a retry does not
-            # spend its calls again. Otherwise (a next message into a placed conversation)
-            # it is recorded with the job's last commit, right after; a retry would post
-            # the same id, which Rocket.Chat refuses and the adapter reads back.
-            session.commit()
-    # The badge and the hand-over are recorded with the job's last commit (jobs/intake.py),
-    # right after them, with no Rocket.Chat call between: should that commit fail, the
-    # retry tags again (the same tags, merged) and finds the room with its owner or
-    # department already (no forward: domain/handoffs.py).
+        if row.attachments:
+            session.commit()  # the message before its files, each kept as it goes (files.py)
+    # The room, the post, the badge and the hand-over are recorded with the job's last
+    # commit (jobs/intake.py): the steps are idempotent on the real server, so a retry after
+    # a failure or a wait repeats them without doubling anything. Rocket.Chat answers the
+    # visitor's open room again (room.ts, above); it refuses the post's id a second time and
+    # the adapter reads the message back (adapters/rocketchat.py); the tags are merged and
+    # set again; a room its owner or department holds already needs no forward
+    # (domain/handoffs.py). The files are the exception: each upload is a new message.
     fallback_at = None
     try:
         files.deliver_files(session, row, conversation, ports)
@@ -232,8 +230,8 @@ def _channel_message(
             )
     except RoomClosed:
         # Closed in Rocket.Chat right after the message went in: nothing is lost, the
-        # conversation ends here and the customer's next message opens a new one.
-        session.rollback()
+        # conversation ends here and the customer's next message opens a new one. What
+        # went through before (room, post, badge, a refusing owner) is kept with it.
         convs.close(conversation, now, "closed in Rocket.Chat before it was handed over")
         session.commit()
     return replace(routed, fallback_at=fallback_at) if fallback_at else routed

@@ -243,19 +243,29 @@ def test_rocketchat_down_fails_and_replay_routes_once(app, rc, post, coordinator
     assert rc.rooms[conversations(app)[0].rc_room_id]["servedBy"]["_id"] == "u-luis"
 
 
-def test_a_failure_halfway_resumes_without_repeating_steps(app, rc, post, org):
+def test_a_failure_halfway_resumes_without_doubling_anything(app, rc, post, org):
+    """The visitor is kept with the conversation; the room, the post, the badge and the
+    forward with the job's last commit: a retry asks Rocket.Chat for the room again (it
+    answers the same one), posts the same id again (refused, read back: one message), tags
+    again, and finds the room in the team's department already (no forward)."""
     rc.set_online("u-luis", False)
     rc.fail("livechat/room.saveInfo", status=500, times=1)
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE))
     (row,) = post.rows()
-    assert row.status == "failed"
+    assert row.status == "failed" and row.rc_message_id is None
     (conv,) = conversations(app)
-    assert conv.rc_room_id and conv.rc_tagged_at is None and conv.forwarded_to is None
+    assert conv.rc_visitor_token and conv.rc_room_id is None
+    assert conv.rc_tagged_at is None and conv.forwarded_to is None
     app.test_cli_runner().invoke(args=["inbox", "replay", "--all-failed"])
-    assert len(rc.calls_to("livechat/visitor")) == 1 and len(rc.calls_to("livechat/room")) == 1
-    assert len(rc.messages) == 1
+    assert len(rc.calls_to("livechat/visitor")) == 1 and len(rc.calls_to("livechat/room")) == 2
+    assert len(rc.rooms) == 1 and len(rc.messages) == 1  # the same room, the message once
+    assert len(rc.calls_to("livechat/message")) == 2  # the second refused as a duplicate
     assert len(rc.calls_to("livechat/room.saveInfo")) == 2  # the failed one and the retry
-    assert conversations(app)[0].forwarded_to == "department:dep-norte"
+    (conv,) = conversations(app)
+    assert conv.rc_room_id in rc.rooms and conv.forwarded_to == "department:dep-norte"
+    assert rc.forwards == []  # registered in the department, the room opened in it
+    (row,) = post.rows()
+    assert row.status == "processed" and row.rc_message_id == rc.messages[0]["_id"]
 
 
 def test_chat_started_in_rocketchat_is_tagged_and_sent_to_the_owner(app, rc, client, make, org):
