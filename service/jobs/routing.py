@@ -1,8 +1,10 @@
 """Route an inbound message: its conversation, the decision, the Rocket.Chat steps, the badge.
 
-Each Rocket.Chat step is recorded on the conversation (or the message) as soon as it
-succeeds, so a retry or a replay resumes where it stopped and never repeats a room, a
-posted message, a tag or a forward.
+The Rocket.Chat steps are recorded so that a retry or a replay never doubles anything: the
+visitor with the new conversation, before its room opens; each file as it goes; the room,
+the posted message, the tags and the forward with the job's last commit, since the real
+server answers each of them again without a second room, message, tag or forward (see
+_channel_message).
 """
 
 from __future__ import annotations
