@@ -14,7 +14,9 @@ by the attempt number, keeps one job on a row at a time.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,47 +41,96 @@ class Lease:
         self.attempt = attempt
         self.every = seconds / 3
         self.lost = False  # the sweeper took the row back: another attempt may run it
-        self._stop = threading.Event()
+        self.failing = False  # the last renewal could not reach the database
 
-    def _renew_until_stopped(self) -> None:
-        failing = False
-        while not self._stop.wait(self.every):
-            try:
-                with self.app.app_context():
-                    kept = intake.renew_lease(
-                        db.session(), self.inbox_id, self.attempt, self.clock.now()
-                    )
-                    db.session.commit()
-            except Exception as exc:  # the database is away: the job's own steps will say so
-                if not failing:
-                    log.warning(
-                        "lease not renewed",
-                        extra={"inbox_id": self.inbox_id, "error": repr(exc)[:300]},
-                    )
-                failing = True
-                continue
-            failing = False
-            if not kept:
-                self.lost = True
-                log.warning(
-                    "lease lost; another attempt may run this message",
-                    extra={"inbox_id": self.inbox_id, "attempt": self.attempt},
+    def renew(self) -> bool:
+        """Renew the claim once (its own session: the job's transaction is not touched);
+        False when the row is no longer this attempt's."""
+        try:
+            with self.app.app_context():
+                kept = intake.renew_lease(
+                    db.session(), self.inbox_id, self.attempt, self.clock.now()
                 )
-                return
+                db.session.commit()
+        except Exception as exc:  # the database is away: the job's own steps will say so
+            if not self.failing:
+                log.warning(
+                    "lease not renewed",
+                    extra={"inbox_id": self.inbox_id, "error": repr(exc)[:300]},
+                )
+            self.failing = True
+            return True
+        self.failing = False
+        return kept
+
+
+class _Renewer:
+    """One daemon thread per process renews every lease held in it, each every third of its
+    length (a thread per job cost a start and a join on every message)."""
+
+    def __init__(self) -> None:
+        self._start()
+        # A forked child has no renewer thread, and may hold a copy of a taken lock.
+        os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._lock = threading.Lock()
+        self._due: dict[Lease, float] = {}  # lease -> when to renew it (time.monotonic)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._due[lease] = time.monotonic() + lease.every
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, daemon=True, name="lease-renewer")
+                self._thread.start()
+        self._wake.set()
+
+    def remove(self, lease: Lease) -> None:
+        with self._lock:
+            self._due.pop(lease, None)
+
+    def _next(self) -> tuple[list[Lease], float]:
+        """The leases due now, and how long until the next one is (60 s with none)."""
+        with self._lock:
+            now = time.monotonic()
+            due = [lease for lease, at in self._due.items() if at <= now]
+            for lease in due:
+                self._due[lease] = now + lease.every
+            later = min(self._due.values(), default=now + 60)
+        return due, max(later - now, 0.0)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.clear()  # before looking: a lease added from now on wakes the wait
+            due, wait = self._next()
+            for lease in due:
+                if lease.renew():
+                    continue
+                with self._lock:  # lost while its job still holds it (not just ended)
+                    still_held = self._due.pop(lease, None) is not None
+                if still_held:
+                    lease.lost = True
+                    log.warning(
+                        "lease lost; another attempt may run this message",
+                        extra={"inbox_id": lease.inbox_id, "attempt": lease.attempt},
+                    )
+            if not due:
+                self._wake.wait(wait)
+
+
+_RENEWER = _Renewer()
 
 
 @contextmanager
 def held(app: Flask, inbox_id: int, attempt: int, seconds: float, clock: Clock) -> Iterator[Lease]:
     """Renew the claim of *attempt* on row *inbox_id* at *clock*'s time every
-    ``seconds / 3`` while the block runs (a daemon thread with its own session, so the job's
-    transaction is not touched)."""
+    ``seconds / 3`` while the block runs (by the process's renewer thread, with its own
+    session, so the job's transaction is not touched)."""
     lease = Lease(app, inbox_id, attempt, seconds, clock)
-    thread = threading.Thread(
-        target=lease._renew_until_stopped, daemon=True, name=f"lease-inbox-{inbox_id}"
-    )
-    thread.start()
+    _RENEWER.add(lease)
     try:
         yield lease
     finally:
-        lease._stop.set()
-        thread.join(timeout=5)
+        _RENEWER.remove(lease)

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from service.adapters.rq_queue import RQJobQueue
 from service.domain import intake
@@ -119,6 +120,53 @@ def test_the_lease_is_renewed_at_the_clock_time(app, post, clock, monkeypatch):
         while post.rows()[0].claimed_at != clock.current:
             assert time.monotonic() < deadline, "lease not renewed"
             time.sleep(0.05)
+
+
+def test_one_renewer_keeps_every_held_lease_and_flags_a_lost_one(
+    app, post, clock, monkeypatch, caplog
+):
+    """Two leases held at once are both renewed (by the process's one renewer thread); one
+    whose row the sweeper took back is flagged lost and said once; one whose job ended is
+    let go without a word."""
+    redis_away(app, monkeypatch)
+    post.whatsapp(whatsapp_text("wamid.lease1"))
+    post.whatsapp(whatsapp_text("wamid.lease2", sender="5215511112222"))
+    first, second = post.rows()
+    with app.app_context():
+        attempts = []
+        for row in (first, second):
+            taken = intake.claim(db.session(), row.id, clock.now())
+            db.session.commit()
+            assert taken is not None
+            attempts.append(taken.attempts)
+    clock.current = FAR + timedelta(minutes=9)
+    renewed = lambda: [r.claimed_at == clock.current for r in post.rows()]  # noqa: E731
+    with (
+        lease.held(app, first.id, attempts[0], 0.15, clock) as one,
+        lease.held(app, second.id, attempts[1], 0.3, clock) as two,
+    ):
+        deadline = time.monotonic() + 5
+        while renewed() != [True, True]:
+            assert time.monotonic() < deadline, "not every lease renewed"
+            time.sleep(0.02)
+        with app.app_context():  # the sweeper takes the second row back
+            db.session.execute(
+                sa.update(InboxMessage).where(InboxMessage.id == second.id).values(status="pending")
+            )
+            db.session.commit()
+        while not two.lost:
+            assert time.monotonic() < deadline, "the lost lease not flagged"
+            time.sleep(0.02)
+        assert not one.lost
+    with app.app_context():  # the first job ends: its row is not processing any more
+        db.session.execute(
+            sa.update(InboxMessage).where(InboxMessage.id == first.id).values(status="processed")
+        )
+        db.session.commit()
+    time.sleep(0.2)  # a renewal would be due by now: none runs for a lease let go
+    lost = [r for r in caplog.records if r.getMessage().startswith("lease lost")]
+    assert [r.inbox_id for r in lost] == [second.id]
+    assert not one.lost
 
 
 def test_the_skeleton_records_a_failure_and_raises_it_again(app, post, clock, monkeypatch):
