@@ -277,6 +277,24 @@ def _skip_for_webhooks(hooks: list[Any], skipped: list[Any]) -> None:
     hooks.insert(at, pages_and_api)
 
 
+def _webhooks_past_socketio(app: Flask) -> None:
+    """Webhooks go to Flask directly. Flask-SocketIO's middleware answers only under its
+    own path; for any other request it copies the environ and, under gunicorn, defines a
+    class per request before calling the app it wraps (flask_socketio ``_SocketIOMiddleware``
+    and engineio/middleware.py ``WSGIApp.__call__``, which keeps that app as ``wsgi_app``)."""
+    middleware = app.wsgi_app
+    flask_app = getattr(middleware, "wsgi_app", None)
+    if flask_app is None:  # pragma: no cover - a Flask-SocketIO that wraps differently
+        return
+
+    def route(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith(f"/{WEBHOOKS}/"):
+            return flask_app(environ, start_response)
+        return middleware(environ, start_response)
+
+    app.wsgi_app = route  # type: ignore[method-assign]
+
+
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:
     """Build the app: config, database, migrations, ports, API, webhooks, logging, CLI.
 
@@ -341,6 +359,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     app.register_blueprint(media_links.bp)
     _answer_unrouted_errors(app, api.handle_http_exception)
     _lighten_webhooks(app)
+    _webhooks_past_socketio(app)
     register_cli(app)
     app.cli.add_command(rocketchat_cli)
     return app

@@ -132,7 +132,8 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
     except intake.StoreAgain:  # the database refused a row: keep it as failed, alone
         session.rollback()
         accepted = accept(careful=True)
-    session.commit()
+    if session.in_transaction():  # one message alone was committed by its statement
+        session.commit()
     if not through_database:
         enqueue_inbox(accepted.new_ids)
     access_details(  # on the request's access line: one line per webhook

@@ -9,13 +9,14 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, lazyload
 
@@ -74,18 +75,17 @@ class Accepted:
 def _row(message: InboundMessage, region: str, now: datetime) -> dict[str, Any]:
     sender = message.sender
     thread_key = message.thread_key
+    sender_value = normalize_handle(sender.kind, sender.value, region) if sender else None
     if sender is not None and sender.kind == PHONE and thread_key == sender.value:
         # phone threads are keyed by the normalized number, like the sender
-        thread_key = normalize_handle(PHONE, sender.value, region)
+        thread_key = sender_value
     return {
         "provider": message.provider,
         "channel": message.channel,
         "external_id": message.external_id[:255],
         "kind": message.kind[:40],
         "sender_kind": sender.kind if sender else None,
-        "sender_value": normalize_handle(sender.kind, sender.value, region)[:320]
-        if sender
-        else None,
+        "sender_value": sender_value[:320] if sender_value is not None else None,
         "sender_raw": sender.raw[:320] if sender else None,
         "sender_name": message.sender_name[:200] if message.sender_name else None,
         "other_identities": [
@@ -190,12 +190,22 @@ class _Fused:
     error wrapping and disconnect handling as any statement, without building, caching or
     type-processing an SQLAlchemy statement per message. The values are bound as the
     model's types bind them (``JSON``: ``json.dumps``; ``UTCDateTime``: aware datetimes
-    only); the columns are those ``_row`` fills."""
+    only); the columns are those ``_row`` fills.
 
-    def __init__(self, notify: bool) -> None:
-        self.notify = notify
+    With an *engine* (see ``_lean``), the statement is its own transaction, run in
+    autocommit on a pooled driver connection, without a session or an SQLAlchemy
+    ``Connection`` around it (``_run_alone``)."""
+
+    def __init__(self, notify: bool, engine: Engine | None = None) -> None:
+        self.notify, self.engine = notify, engine
 
     def run(self, session: Session, row: dict[str, Any]) -> int | None:
+        if self.engine is not None:
+            return self._run_alone(self.engine, row)
+        stored = self._insert(session.connection().exec_driver_sql, row).first()
+        return None if stored is None else int(stored[0])
+
+    def _insert(self, execute: Callable[[str, dict[str, Any]], Any], row: dict[str, Any]) -> Any:
         params = dict(row, notify=self.notify, inbox_channel=INBOX_CHANNEL)
         for column in _JSON_COLUMNS:
             params[column] = json.dumps(row[column])
@@ -206,25 +216,82 @@ class _Fused:
         # Written out where it runs: SQL is built by the ORM or passed as constant text only
         # (tests/integration/test_security.py); its columns are those _row fills
         # (tests/unit/test_rules_intake.py checks them).
-        stored = (
-            session.connection()
-            .exec_driver_sql(
-                "WITH stored AS (INSERT INTO inbox_messages (provider, channel, external_id, "
-                "kind, sender_kind, sender_value, sender_raw, sender_name, other_identities, "
-                "recipient, thread_key, text, attachments, payload, sent_at, received_at, "
-                "updated_at, status, attempts) VALUES (%(provider)s, %(channel)s, "
-                "%(external_id)s, %(kind)s, %(sender_kind)s, %(sender_value)s, "
-                "%(sender_raw)s, %(sender_name)s, %(other_identities)s::json, %(recipient)s, "
-                "%(thread_key)s, %(text)s, %(attachments)s::json, %(payload)s::json, "
-                "%(sent_at)s, %(received_at)s, %(updated_at)s, %(status)s, %(attempts)s) "
-                "ON CONFLICT (provider, external_id) DO NOTHING RETURNING id, status) "
-                "SELECT id, CASE WHEN %(notify)s AND status = 'pending' "
-                "THEN pg_notify(%(inbox_channel)s, '') END FROM stored",
-                params,
-            )
-            .first()
+        return execute(
+            "WITH stored AS (INSERT INTO inbox_messages (provider, channel, external_id, "
+            "kind, sender_kind, sender_value, sender_raw, sender_name, other_identities, "
+            "recipient, thread_key, text, attachments, payload, sent_at, received_at, "
+            "updated_at, status, attempts) VALUES (%(provider)s, %(channel)s, "
+            "%(external_id)s, %(kind)s, %(sender_kind)s, %(sender_value)s, "
+            "%(sender_raw)s, %(sender_name)s, %(other_identities)s::json, %(recipient)s, "
+            "%(thread_key)s, %(text)s, %(attachments)s::json, %(payload)s::json, "
+            "%(sent_at)s, %(received_at)s, %(updated_at)s, %(status)s, %(attempts)s) "
+            "ON CONFLICT (provider, external_id) DO NOTHING RETURNING id, status) "
+            "SELECT id, CASE WHEN %(notify)s AND status = 'pending' "
+            "THEN pg_notify(%(inbox_channel)s, '') END FROM stored",
+            params,
         )
+
+    def _run_alone(self, engine: Engine, row: dict[str, Any]) -> int | None:
+        """The statement as its own transaction (autocommit: committed, durably, when it
+        returns) on a connection taken from the engine's pool, so its checkout check runs
+        (service/extensions.py). What SQLAlchemy's ``Connection`` would do about a driver
+        error is done here with its public pieces: the error is raised as SQLAlchemy's
+        (``DBAPIError.instance``, the class ``_refused`` and the error handlers read),
+        and a connection the dialect says is gone is invalidated, never pooled again (the
+        others are checked at their checkout; see sqlalchemy/engine/base.py,
+        ``Connection._handle_dbapi_exception``)."""
+        dbapi_error = engine.dialect.loaded_dbapi.Error
+        pooled = engine.raw_connection()
+        driver: Any = pooled.driver_connection  # the psycopg connection, checked out
+
+        def execute(statement: str, params: dict[str, Any]) -> Any:
+            try:
+                return driver.execute(statement, params)
+            except dbapi_error as exc:
+                gone = engine.dialect.is_disconnect(exc, driver, None)
+                if gone:
+                    pooled.invalidate(exc)
+                raise DBAPIError.instance(
+                    statement,
+                    params,
+                    exc,
+                    dbapi_error,
+                    hide_parameters=engine.hide_parameters,
+                    connection_invalidated=gone,
+                    dialect=engine.dialect,
+                ) from exc
+
+        try:
+            driver.autocommit = True
+            try:
+                stored = self._insert(execute, row).fetchone()
+            finally:
+                if not driver.closed:  # lent back as the pool lends it: not in autocommit
+                    driver.autocommit = False
+        finally:
+            pooled.close()
         return None if stored is None else int(stored[0])
+
+
+# Events that watch statements (tracing, a test's fault): when the engine has a listener for
+# one, the webhook's statement goes through SQLAlchemy's Connection so that they see it.
+_STATEMENT_EVENTS: Final = (
+    "before_execute",
+    "after_execute",
+    "before_cursor_execute",
+    "after_cursor_execute",
+)
+
+
+def _lean(bind: object) -> Engine | None:
+    """The engine whose pooled driver connection may run a statement on its own
+    (``_Fused._run_alone``), or None: a session bound to a connection (its transaction),
+    an engine that logs its statements (``echo``), or one with statement or error events."""
+    if not isinstance(bind, Engine) or bind.echo or bind.dialect.dispatch.handle_error:
+        return None
+    if any(getattr(bind.dispatch, name) for name in _STATEMENT_EVENTS):
+        return None
+    return bind
 
 
 _ON_ITS_OWN: Final = {"isolation_level": "AUTOCOMMIT"}
@@ -233,6 +300,21 @@ _ON_ITS_OWN: Final = {"isolation_level": "AUTOCOMMIT"}
 @functools.cache
 def _fused_statement(notify: bool) -> _Fused:
     return _Fused(notify)
+
+
+def _fused_store(session: Session, delivery: Delivery, notify: bool, alone: bool) -> _Fused:
+    """The fused statement for *delivery*; one message alone (see ``accept``) is its own
+    transaction: on a pooled driver connection (``_lean``), or on the session's connection
+    put in autocommit."""
+    if not alone or len(delivery.messages) != 1 or delivery.statuses:
+        return _fused_statement(notify)
+    if session.in_transaction():
+        return _fused_statement(notify)
+    engine = _lean(session.get_bind())
+    if engine is None:
+        session.connection(execution_options=_ON_ITS_OWN)
+        return _fused_statement(notify)
+    return _Fused(notify, engine)
 
 
 def hand_over(session: Session, now: datetime, limit: int = 200) -> list[int]:
@@ -292,15 +374,7 @@ def accept(
     duplicates = ignored = statuses = failed = 0
     dialect = session.get_bind().dialect.name
     fused = not careful and dialect == "postgresql"
-    store = _fused_statement(notify) if fused else _store_statement(dialect)
-    if (
-        fused
-        and alone
-        and len(delivery.messages) == 1
-        and not delivery.statuses
-        and not session.in_transaction()
-    ):
-        session.connection(execution_options=_ON_ITS_OWN)
+    store = _fused_store(session, delivery, notify, alone) if fused else _store_statement(dialect)
     for message in delivery.messages:
         try:
             row = _row(message, region, now)

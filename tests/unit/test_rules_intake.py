@@ -259,12 +259,12 @@ def test_the_owner_lookup_flushes_first_and_matches_each_written_form(session):
 
 
 def test_the_fused_insert_names_every_column_a_stored_row_has():
-    """The webhook's one-statement insert on PostgreSQL is written out (intake._Fused.run):
+    """The webhook's one-statement insert on PostgreSQL is written out (intake._Fused._insert):
     a column _row fills and the statement forgot would be dropped."""
     row = intake._row(message("wamid.columns"), "MX", datetime.now(UTC))
     sql = "".join(
         ast.literal_eval(node)
-        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(intake._Fused.run))))
+        for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(intake._Fused._insert))))
         if isinstance(node, ast.Constant) and isinstance(node.value, str)
     )
     named = sql.split("inbox_messages (", 1)[1].split(")", 1)[0]
