@@ -440,7 +440,7 @@ def use_nonce(session: Session, provider: str, nonce: str, now: datetime) -> boo
 
 _NOW = bindparam("now", type_=UTCDateTime())
 # Built once: every job runs it, and building the statement cost about as much as running it.
-_CLAIM: Final = (
+CLAIM: Final = (
     update(InboxMessage)
     .where(
         InboxMessage.id == bindparam("inbox_id"),
@@ -466,7 +466,7 @@ _CLAIM: Final = (
 def claim(session: Session, inbox_id: int, now: datetime) -> InboxMessage | None:
     """Take a row for processing (compare-and-set); None when another job has it or it is done.
     The row comes back with the update (RETURNING): one round trip."""
-    return session.scalars(_CLAIM, {"inbox_id": inbox_id, "now": now}).one_or_none()
+    return session.scalars(CLAIM, {"inbox_id": inbox_id, "now": now}).one_or_none()
 
 
 def wait(session: Session, row: InboxMessage, until: datetime, why: str, now: datetime) -> None:

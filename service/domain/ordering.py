@@ -21,7 +21,7 @@ from typing import Any, Final
 from sqlalchemy import String, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from service.domain import audit
+from service.domain import audit, intake
 from service.domain.access import require_manager
 from service.domain.actor import Actor
 from service.domain.errors import Conflict, NotFound
@@ -84,17 +84,36 @@ def lock_thread(session: Session, row: InboxMessage) -> None:
 # call cost about as much as running it).
 _INBOX = InboxMessage.__table__.c
 _THREAD = (_INBOX.channel == bindparam("channel")) & (_INBOX.thread_key == bindparam("thread"))
-_BLOCKER: Final = (
-    select(_INBOX.id)
-    .where(
-        _THREAD,
-        _INBOX.status.in_(UNFINISHED),
-        (_INBOX.sent_at < bindparam("sent_at"))
-        | ((_INBOX.sent_at == bindparam("sent_at")) & (_INBOX.id < bindparam("id"))),
+_CLAIMED = InboxMessage.__table__
+_EARLIER = _CLAIMED.alias("earlier")
+_HOLDING_BACK = (  # an earlier message of the claimed row's thread, not gone through
+    (_EARLIER.c.channel == _CLAIMED.c.channel)
+    & (_EARLIER.c.thread_key == _CLAIMED.c.thread_key)
+    & _EARLIER.c.status.in_(UNFINISHED)
+    & (
+        (_EARLIER.c.sent_at < _CLAIMED.c.sent_at)
+        | ((_EARLIER.c.sent_at == _CLAIMED.c.sent_at) & (_EARLIER.c.id < _CLAIMED.c.id))
     )
-    .order_by(_INBOX.sent_at, _INBOX.id)
+)
+# The earliest of them, read by the claim itself (its RETURNING, correlated with the row it
+# updates), after the thread's lock (lock_thread_of): one round trip for both.
+_BLOCKER_OF_CLAIMED: Final = (
+    select(_EARLIER.c.id)
+    .where(_HOLDING_BACK)
+    .order_by(_EARLIER.c.sent_at, _EARLIER.c.id)
+    .limit(1)
+    .correlate(_CLAIMED)
+    .scalar_subquery()
+)
+# SQLite's compiler writes RETURNING's columns unqualified (the subquery would compare each
+# column with itself): there, the claimed row is read again by id, after the claim.
+_BLOCKER_OF_ID: Final = (
+    select(_EARLIER.c.id)
+    .where(_CLAIMED.c.id == bindparam("inbox_id"), _HOLDING_BACK)
+    .order_by(_EARLIER.c.sent_at, _EARLIER.c.id)
     .limit(1)
 )
+_CLAIM_IN_ORDER: Final = intake.CLAIM.returning(_BLOCKER_OF_CLAIMED)
 _NEXT_DEFERRED: Final = (
     select(_INBOX.id)
     .where(_THREAD, _INBOX.status == "waiting", _INBOX.not_before.is_(None))
@@ -103,14 +122,17 @@ _NEXT_DEFERRED: Final = (
 )
 
 
-def blocker(session: Session, row: InboxMessage) -> int | None:
-    """The earliest earlier message of *row*'s thread that has not gone through, if any."""
-    if row.thread_key is None:
-        return None
-    return session.scalar(
-        _BLOCKER,
-        {"channel": row.channel, "thread": row.thread_key, "sent_at": row.sent_at, "id": row.id},
-    )
+def claim(session: Session, inbox_id: int, now: datetime) -> tuple[InboxMessage, int | None] | None:
+    """Take message *inbox_id* for processing (``intake.claim``'s compare-and-set), with the
+    earliest earlier message of its thread that has not gone through, if any (it holds this
+    one back), in the same statement; None when another job has the row or it is done.
+    Called under the thread's lock (:func:`lock_thread_of`), in the same transaction."""
+    params = {"inbox_id": inbox_id, "now": now}
+    if session.get_bind().dialect.name == "sqlite":
+        row = session.scalars(intake.CLAIM, params).one_or_none()
+        return None if row is None else (row, session.scalar(_BLOCKER_OF_ID, params))
+    found = session.execute(_CLAIM_IN_ORDER, params).one_or_none()
+    return None if found is None else (found[0], found[1])
 
 
 def defer(row: InboxMessage, blocked_by: int, now: datetime) -> None:

@@ -42,9 +42,10 @@ def process_inbox(inbox_id: int) -> str:
         # one back; its own job hands this one on when it goes through. The thread's lock,
         # the claim and that check share one transaction (one commit).
         ordering.lock_thread_of(session, inbox_id)
-        row = job.claim(lambda s, now: intake.claim(s, inbox_id, now), commit=False)
-        if row is None:
+        claimed = job.claim(lambda s, now: ordering.claim(s, inbox_id, now), commit=False)
+        if claimed is None:
             return job.outcome
+        row, held_by = claimed  # held back by an earlier message of its thread, if any
 
         def failed(session: Session, exc: Exception, final: bool) -> None:
             # retried by the queue (``queued``: the sweep re-enqueues it should Redis forget
@@ -55,7 +56,6 @@ def process_inbox(inbox_id: int) -> str:
                 intake.finish(session, kept, status, job.now(), error=repr(exc)[:2000])
 
         with job.recording_failures(failed):
-            held_by = ordering.blocker(session, row)
             if held_by is not None:
                 ordering.defer(row, held_by, job.now())
                 session.commit()
