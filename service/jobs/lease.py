@@ -77,15 +77,21 @@ class _Renewer:
         self._lock = threading.Lock()
         self._due: dict[Lease, float] = {}  # lease -> when to renew it (time.monotonic)
         self._wake = threading.Event()
+        self._awake_at = 0.0  # when the thread looks at the leases next (time.monotonic)
         self._thread: threading.Thread | None = None
 
     def add(self, lease: Lease) -> None:
         with self._lock:
-            self._due[lease] = time.monotonic() + lease.every
+            due = self._due[lease] = time.monotonic() + lease.every
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, daemon=True, name="lease-renewer")
                 self._thread.start()
-        self._wake.set()
+            # Woken only when this lease is due before the thread looks again: usually it
+            # looks sooner (the lease of the job before this one was due earlier), and a
+            # wake-up per job would cost a thread switch per message.
+            wake = due < self._awake_at
+        if wake:
+            self._wake.set()
 
     def remove(self, lease: Lease) -> None:
         with self._lock:
@@ -99,6 +105,7 @@ class _Renewer:
             for lease in due:
                 self._due[lease] = now + lease.every
             later = min(self._due.values(), default=now + 60)
+            self._awake_at = now if due else later
         return due, max(later - now, 0.0)
 
     def _run(self) -> None:
