@@ -16,10 +16,11 @@ Must not import Flask, an HTTP client or the queue.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import String, bindparam, func, literal, select, update
+from sqlalchemy import String, Table, bindparam, func, literal, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.domain import audit, intake
 from service.domain.access import require_manager
@@ -149,6 +150,59 @@ def next_deferred(session: Session, row: InboxMessage) -> int | None:
     if row.thread_key is None:
         return None
     return session.scalar(_NEXT_DEFERRED, {"channel": row.channel, "thread": row.thread_key})
+
+
+_LATER = InboxMessage.__table__.alias("later")
+# The row's end, and the earliest message of its thread deferred behind it, in one statement
+# (RETURNING: the job holds the thread's lock, so no deferral is missed). The thread comes
+# as parameters, not from the updated row: SQLite's compiler writes RETURNING's columns
+# unqualified, which inside this subquery name the deferred row's own (its one table).
+_FINISH_IN_ORDER: Final = (
+    update(cast(Table, InboxMessage.__table__))
+    .where(_INBOX.id == bindparam("inbox_id"))
+    .values(
+        status="processed",
+        processed_at=bindparam("now"),
+        updated_at=bindparam("now"),
+        last_error=None,
+        contact_id=bindparam("to_contact_id"),
+        conversation_id=bindparam("to_conversation_id"),
+        rc_message_id=bindparam("to_rc_message_id"),
+    )
+    .returning(
+        select(_LATER.c.id)
+        .where(
+            _LATER.c.channel == bindparam("of_channel"),
+            _LATER.c.thread_key == bindparam("of_thread"),
+            _LATER.c.status == "waiting",
+            _LATER.c.not_before.is_(None),
+        )
+        .order_by(_LATER.c.sent_at, _LATER.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+)
+_WRITTEN_AT_THE_END: Final = ("contact_id", "conversation_id", "rc_message_id")
+
+
+def finish(session: Session, row: InboxMessage, now: datetime) -> int | None:
+    """Mark *row* processed (with what its job recorded on it: contact, conversation, posted
+    message) and return the earliest message of its thread deferred behind it, to hand on.
+    One statement, written out here rather than by the session's flush: the row's values
+    are taken as written (the session will not write them again). Under the thread's lock
+    (:func:`lock_thread`), in the transaction that commits the row's end."""
+    values = {name: getattr(row, name) for name in _WRITTEN_AT_THE_END}
+    for name, value in (
+        *values.items(),
+        ("status", "processed"),
+        ("processed_at", now),
+        ("updated_at", now),
+        ("last_error", None),
+    ):
+        set_committed_value(row, name, value)
+    params = {f"to_{name}": value for name, value in values.items()}
+    params.update(of_channel=row.channel, of_thread=row.thread_key, inbox_id=row.id, now=now)
+    return cast("int | None", session.scalar(_FINISH_IN_ORDER, params))
 
 
 def stalled_ids(session: Session, now: datetime, grace: timedelta) -> list[int]:

@@ -74,8 +74,7 @@ def process_inbox(inbox_id: int) -> str:
                     with session.no_autoflush:  # the row is written once, under the lock
                         ordering.lock_thread(session, row)
                     row.contact_id = contact_id
-                    intake.finish(session, row, "processed", job.now())
-                    successor = ordering.next_deferred(session, row)
+                    successor = ordering.finish(session, row, job.now())
                     session.commit()
                 except ChatPlatformWait as exc:
                     session.rollback()

@@ -55,17 +55,17 @@ def test_a_next_message_whose_last_commit_failed_is_shown_once_on_retry(
     when that commit fails after the post went through, the retry posts the same id, which
     Rocket.Chat refuses, and the message is read back instead of shown twice."""
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola", timestamp=1763809200))
-    from service.domain import intake
+    from service.domain import ordering
 
-    real_finish, broken = intake.finish, {"left": 1}
+    real_finish, broken = ordering.finish, {"left": 1}
 
-    def finish_once_broken(session, row, status, now, **kwargs):
-        if status == "processed" and broken["left"]:
+    def finish_once_broken(session, row, now):
+        if broken["left"]:
             broken["left"] -= 1
             raise sa.exc.OperationalError("UPDATE inbox_messages", {}, Exception("server gone"))
-        return real_finish(session, row, status, now, **kwargs)
+        return real_finish(session, row, now)
 
-    monkeypatch.setattr(intake, "finish", finish_once_broken)
+    monkeypatch.setattr(ordering, "finish", finish_once_broken)
     post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="¿Sigue ahí?", timestamp=1763809260))
     first, second = post.rows()
     assert (first.status, second.status) == ("processed", "failed")
