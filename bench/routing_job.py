@@ -5,7 +5,8 @@ fake HTTP server from the tests on loopback, answering at once. Each message of 
 opens a new conversation routed to its cartera's owner (the costliest case); then each
 customer's next message goes into its open conversation (the usual case). The baseline, measured in
 the same run, is a job that only claims and finishes its inbox row (the two transactions
-every job pays). Targets: >= 200 jobs/s per worker, p95 <= 25 ms of our own time.
+every job pays). Targets: >= 200 jobs/s per worker (judged for each of the two cases, the
+costliest and the usual), p95 <= 25 ms of our own time.
 
     .venv/bin/python bench/routing_job.py [JOBS]
 """
@@ -154,7 +155,8 @@ def main() -> None:
     lines["ratio own/baseline rate"] = f"{own_rate / base_rate:.2f}"
     follow_rate, _ = results["routing, next message of an open conversation"]
     lines["ratio next message/baseline rate"] = f"{follow_rate / base_rate:.2f}"
-    lines["target >= 200 jobs/s"] = verdict(own_rate >= 200)
+    lines["target >= 200 jobs/s (a new conversation)"] = verdict(own_rate >= 200)
+    lines["target >= 200 jobs/s (a next message)"] = verdict(follow_rate >= 200)
     lines["target p95 <= 25 ms (own time)"] = verdict(percentile(own, 0.95) <= 0.025)
     lines["worker memory"] = (
         f"{resident:.0f} MB resident after {done:,} routed messages "
