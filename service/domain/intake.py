@@ -519,51 +519,37 @@ def handles_of(row: InboxMessage) -> list[Identity]:
 @functools.cache
 def _owners_statement() -> Any:
     """The owner look-up, built once: building and caching-keying an ORM select per call
-    cost as much as the indexed query itself (the routing job runs it for every message).
-    Each owner comes with it, read as a returning customer is (_RETURNING_CUSTOMER): one
-    round trip for the usual case."""
+    cost as much as the indexed query itself (the routing job runs it for every message)."""
     table = ContactIdentity.__table__
-    return (
-        select(table.c.kind, table.c.value, table.c.contact_id, Contact)
-        .join(Contact, Contact.id == table.c.contact_id)
-        .where(table.c.value.in_(bindparam("values", expanding=True)))
-        .options(*_RETURNING_CUSTOMER)
+    return select(table.c.kind, table.c.value, table.c.contact_id).where(
+        table.c.value.in_(bindparam("values", expanding=True))
     )
 
 
-@dataclass(frozen=True)
-class _Owners:
-    contact_id: int | None  # the first handle's owner, when one is owned
-    of: dict[tuple[str, str], int]  # who owns each (kind, value) asked for
-    contacts: dict[int, Contact]  # those owners, read with them
-
-
-def _owners(session: Session, handles: Sequence[Identity]) -> _Owners:
+def _owners(
+    session: Session, handles: Sequence[Identity]
+) -> tuple[int | None, dict[tuple[str, str], int]]:
     """The contact owning one of the handles (phones in each of their written forms), in one
-    indexed query, the first handle winning when several match; who owns each of the values
-    asked for; and those contacts."""
+    indexed query, the first handle winning when several match; and who owns each of the
+    values asked for."""
     wanted = [
         (handle.kind, value)
         for handle in handles
         for value in (phone_variants(handle.value) if handle.kind == PHONE else [handle.value])
     ]
     if not wanted:
-        return _Owners(None, {}, {})
+        return None, {}
     values = list(dict.fromkeys(value for _, value in wanted))
     rows = session.execute(_owners_statement(), {"values": values}).all()
-    owners = {(kind, value): contact_id for kind, value, contact_id, _ in rows}
-    contacts = {contact.id: contact for *_, contact in rows}
-    first = next((owners[pair] for pair in wanted if pair in owners), None)
-    return _Owners(first, owners, contacts)
+    owners = {(kind, value): contact_id for kind, value, contact_id in rows}
+    return next((owners[pair] for pair in wanted if pair in owners), None), owners
 
 
 def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
     """The contact owning one of the handles; the first handle wins when several match."""
-    return _owners(session, handles).contact_id
+    return _owners(session, handles)[0]
 
 
-# How the routing job reads a returning customer: neither its handles nor its region (it
-# reads the contact's id, name and cartera only).
 _RETURNING_CUSTOMER: Final = (lazyload(Contact.identities), lazyload(Contact.region))
 
 
@@ -579,15 +565,15 @@ def resolve_contact(
     handles = handles_of(row)
     if not handles:
         return None, False
-    found = _owners(session, handles)
-    contact_id = found.contact_id
+    contact_id, owners = _owners(session, handles)
     if contact_id is not None and all(
-        found.of.get((handle.kind, handle.value)) == contact_id for handle in handles
+        owners.get((handle.kind, handle.value)) == contact_id for handle in handles
     ):
         # Every handle is the contact's already (a returning customer: the usual case):
-        # nothing to teach, so neither its handles nor a snapshot for the audit are read.
-        return found.contacts[contact_id], False
-    contact = found.contacts.get(contact_id) if contact_id is not None else None
+        # nothing to teach, so neither its handles nor a snapshot for the audit are read,
+        # nor its region (routing reads the contact's id, name and cartera only).
+        return session.get(Contact, contact_id, options=_RETURNING_CUSTOMER), False
+    contact = session.get(Contact, contact_id) if contact_id is not None else None
     created = contact is None
     if contact is None:
         name = clean_name(row.sender_name or handles[0].value, max_length=200)
