@@ -215,7 +215,10 @@ def _lighten_webhooks(app: Flask) -> None:
     endpoint (per-view options) and on whether the request came over HTTPS (HSTS), so it is
     computed on the first such response and copied after. Its before-request hooks (HTTPS
     redirect, CSP nonce) do nothing for webhooks unless one of them is configured, and then
-    do not run for them. Call after every hook is registered."""
+    do not run for them. Flask-Login's after-request hook (the remember-me cookie) reads
+    and writes the cookie session, which a webhook does not have: it runs for the others
+    only. Call after every hook is registered."""
+    from flask_login import LoginManager
     from flask_talisman import Talisman
 
     from service.api import check_content_type
@@ -240,20 +243,33 @@ def _lighten_webhooks(app: Flask) -> None:
         skipped += [f for f in before if getattr(f, "__self__", None) is talisman]
     _skip_for_webhooks(before, skipped)
     copies: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
+    # Flask calls after-request hooks in the reverse order of their registration
+    # (flask/app.py, Flask.process_response): Talisman's, then Flask-Login's before it.
+    pages_only = [f for f in after if isinstance(getattr(f, "__self__", None), LoginManager)]
+    at = after.index(talisman_headers)
+    if pages_only != after[at - len(pages_only) : at]:  # pragma: no cover - another order
+        pages_only = []
+    page_hooks = [talisman_headers, *reversed(pages_only)]
 
     def set_headers(response: Response) -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]
         if req.blueprint != WEBHOOKS:
-            return talisman_headers(response)
-        key = (req.endpoint, req.is_secure or req.headers.get("X-Forwarded-Proto") == "https")
-        if key not in copies:
+            for hook in page_hooks:
+                response = hook(response)
+            return response
+        forwarded = req.environ.get("HTTP_X_FORWARDED_PROTO")  # EnvironHeaders' own key
+        key = (req.endpoint, req.is_secure or forwarded == "https")
+        copied = copies.get(key)
+        if copied is None:
             probe = talisman_headers(app.response_class())
-            copies[key] = [(k, v) for k, v in probe.headers.items() if k not in PROBE_HEADERS]
-        for name, value in copies[key]:
-            response.headers[name] = value
+            copied = [(k, v) for k, v in probe.headers.items() if k not in PROBE_HEADERS]
+            copies[key] = copied
+        headers = response.headers
+        for name, value in copied:
+            headers[name] = value
         return response
 
-    after[:] = [set_headers if f == talisman_headers else f for f in after]
+    after[:] = [set_headers if f == talisman_headers else f for f in after if f not in pages_only]
 
 
 def _skip_for_webhooks(hooks: list[Any], skipped: list[Any]) -> None:

@@ -61,13 +61,21 @@ def access_details(**fields: object) -> None:
         details.update(fields)
 
 
+def request_started() -> float | None:
+    """When this request began (``time.perf_counter``), for its access line and its metrics;
+    None before the first before-request hook ran."""
+    started: float | None = g.get("started")
+    return started
+
+
 def init_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         state = g._get_current_object()
         state.started = time.perf_counter()
         state.request_id = uuid.uuid4().hex
-        incoming = request.headers.get("X-Request-ID", "")
+        # the header where werkzeug reads it (datastructures/headers.py, EnvironHeaders._get_key)
+        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
         state.client_request_id = incoming if _SAFE_ID.fullmatch(incoming) else None
 
     @app.after_request

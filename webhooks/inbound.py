@@ -14,7 +14,7 @@ import math
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, ParamSpec, TypeVar, cast
 
@@ -82,7 +82,6 @@ class InboundRequest:
     headers: Mapping[str, str]
     raw: bytes
     content_type: str = ""
-    query: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         wanted = name.lower()

@@ -66,7 +66,6 @@ def _inbound(*media_types: str, url: bool = False) -> InboundRequest:
         headers=dict(req.headers.items()),
         raw=req.get_data(cache=True),  # 413 above MAX_CONTENT_LENGTH
         content_type=req.content_type or "",
-        query=req.args.to_dict(),
     )
 
 
@@ -110,11 +109,12 @@ def _keep_files(delivery: Delivery) -> Delivery:
 
 def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[str, Any]:
     delivery = _keep_files(delivery)
-    session, now, config = db.session(), _now(), _config()
+    # The scoped session makes its Session on first use: a message stored alone uses none.
+    session, now, config = db.session, _now(), _config()
     through_database = config.handoff_through_database
 
     def accept(careful: bool) -> intake.Accepted:
-        if nonce is not None and not intake.use_nonce(session, provider, nonce, now):
+        if nonce is not None and not intake.use_nonce(session(), provider, nonce, now):
             raise Unauthorized("This signed token was already used (replay).")
         # notify: the workers' dispatchers enqueue the new rows (see intake.accept)
         return intake.accept(
@@ -124,7 +124,7 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
             now=now,
             careful=careful,
             notify=through_database,
-            alone=nonce is None,  # nothing else in the transaction: see intake.accept
+            alone=db.engine if nonce is None else None,  # nothing else in the transaction
         )
 
     try:
@@ -132,7 +132,8 @@ def _store(provider: str, delivery: Delivery, nonce: str | None = None) -> dict[
     except intake.StoreAgain:  # the database refused a row: keep it as failed, alone
         session.rollback()
         accepted = accept(careful=True)
-    if session.in_transaction():  # one message alone was committed by its statement
+    # one message alone was committed by its statement (ScopedRegistry.has: no Session made)
+    if session.registry.has() and session().in_transaction():
         session.commit()
     if not through_database:
         enqueue_inbox(accepted.new_ids)

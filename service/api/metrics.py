@@ -10,13 +10,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
 from service.extensions import db
 from service.models import Cartera, Conversation, InboxMessage, OutboundMessage
+from service.observability import request_started
 
 # Label values come from fixed sets, so no client can grow the series (one per method, rule
 # of app.url_map and status): any other method is "other", a path no rule matched "unmatched".
@@ -28,6 +29,14 @@ def labels() -> tuple[str, str]:
     """(method, route) labels of the current request."""
     method = request.method if request.method in METHODS else "other"
     return method, request.url_rule.rule if request.url_rule else UNMATCHED
+
+
+# The counter's and the histogram's series of a (method, rule, status), looked up once:
+# prometheus_client's ``labels`` takes a lock and checks the label values on every call, and
+# answers the same child for the same values as long as the metric is not cleared
+# (prometheus_client/metrics.py, MetricWrapperBase.labels; these two never are). Keyed as
+# the labels are bounded: every method outside METHODS is one key.
+_Series = tuple[Counter, Histogram]
 
 
 def init_metrics(app: Flask) -> None:
@@ -59,17 +68,29 @@ def init_metrics(app: Flask) -> None:
     )
     active = Gauge("carteras_active_carteras", "Active carteras", registry=registry)
 
-    @app.before_request
-    def _start() -> None:
-        g.metrics_started = time.perf_counter()
+    found: dict[tuple[str | bool, str | None, int], _Series] = {}
 
     @app.after_request
     def _count(response: Response) -> Response:
-        method, route = labels()
-        requests.labels(method, route, str(response.status_code)).inc()
-        started = g.get("metrics_started")
-        if started is not None:
-            latency.labels(route).observe(time.perf_counter() - started)
+        # Timed from the request's start (observability's first before-request hook).
+        started = request_started()
+        elapsed = None if started is None else time.perf_counter() - started
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        rule = req.url_rule
+        key = (req.method in METHODS and req.method, rule and rule.rule, response.status_code)
+        series = found.get(key)
+        if series is None:
+            method_label, route = labels()
+            series = found.setdefault(
+                key,
+                (
+                    requests.labels(method_label, route, str(response.status_code)),
+                    latency.labels(route),
+                ),
+            )
+        series[0].inc()
+        if elapsed is not None:
+            series[1].observe(elapsed)
         return response
 
     def gauge(metric: Gauge, column: Any, model: Any, *where: Any) -> None:

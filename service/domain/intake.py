@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, scoped_session
 
 from service.domain import audit
 from service.domain.access import require_manager
@@ -149,7 +149,16 @@ class StoreAgain(Exception):
     call :func:`accept` again with ``careful=True`` (see there)."""
 
 
-def _store(session: Session, store: Any, row: dict[str, Any], careful: bool) -> int | None:
+# A webhook passes its scoped session: a Session is made only if a statement needs one.
+_Sessions = Session | scoped_session[Any]
+
+
+def _made(session: _Sessions) -> Session:
+    """The Session itself: a scoped session's, made if it has none yet."""
+    return session() if isinstance(session, scoped_session) else session
+
+
+def _store(session: _Sessions, store: Any, row: dict[str, Any], careful: bool) -> int | None:
     if not careful:
         try:
             if isinstance(store, _Fused):
@@ -199,7 +208,7 @@ class _Fused:
     def __init__(self, notify: bool, engine: Engine | None = None) -> None:
         self.notify, self.engine = notify, engine
 
-    def run(self, session: Session, row: dict[str, Any]) -> int | None:
+    def run(self, session: _Sessions, row: dict[str, Any]) -> int | None:
         if self.engine is not None:
             return self._run_alone(self.engine, row)
         stored = self._insert(session.connection().exec_driver_sql, row).first()
@@ -243,10 +252,18 @@ class _Fused:
         dbapi_error = engine.dialect.loaded_dbapi.Error
         pooled = engine.raw_connection()
         driver: Any = pooled.driver_connection  # the psycopg connection, checked out
+        # One cursor per pooled connection, kept with it: psycopg's Connection.execute makes
+        # a cursor, with its own adapters map, for each statement (psycopg/connection.py),
+        # and a cursor runs any number of them (each execute resets it). The pool clears
+        # ``info`` whenever it replaces the driver connection (sqlalchemy/pool/base.py,
+        # _ConnectionRecord.get_connection); checked here as well.
+        cursor = pooled.info.get(_CURSOR)
+        if cursor is None or cursor.connection is not driver:
+            cursor = pooled.info[_CURSOR] = driver.cursor()
 
         def execute(statement: str, params: dict[str, Any]) -> Any:
             try:
-                return driver.execute(statement, params)
+                return cursor.execute(statement, params)
             except dbapi_error as exc:
                 gone = engine.dialect.is_disconnect(exc, driver, None)
                 if gone:
@@ -273,6 +290,8 @@ class _Fused:
         return None if stored is None else int(stored[0])
 
 
+_CURSOR: Final = "carteras.intake.cursor"  # _run_alone's cursor, in the pool's record info
+
 # Events that watch statements (tracing, a test's fault): when the engine has a listener for
 # one, the webhook's statement goes through SQLAlchemy's Connection so that they see it.
 _STATEMENT_EVENTS: Final = (
@@ -283,15 +302,15 @@ _STATEMENT_EVENTS: Final = (
 )
 
 
-def _lean(bind: object) -> Engine | None:
-    """The engine whose pooled driver connection may run a statement on its own
-    (``_Fused._run_alone``), or None: a session bound to a connection (its transaction),
-    an engine that logs its statements (``echo``), or one with statement or error events."""
-    if not isinstance(bind, Engine) or bind.echo or bind.dialect.dispatch.handle_error:
+def _lean(engine: Engine) -> Engine | None:
+    """*engine*, when its pooled driver connection may run a statement on its own
+    (``_Fused._run_alone``), or None: an engine that logs its statements (``echo``), or one
+    with statement or error events."""
+    if engine.echo or engine.dialect.dispatch.handle_error:
         return None
-    if any(getattr(bind.dispatch, name) for name in _STATEMENT_EVENTS):
+    if any(getattr(engine.dispatch, name) for name in _STATEMENT_EVENTS):
         return None
-    return bind
+    return engine
 
 
 _ON_ITS_OWN: Final = {"isolation_level": "AUTOCOMMIT"}
@@ -302,15 +321,25 @@ def _fused_statement(notify: bool) -> _Fused:
     return _Fused(notify)
 
 
-def _fused_store(session: Session, delivery: Delivery, notify: bool, alone: bool) -> _Fused:
+def _fused_store(
+    session: _Sessions,
+    delivery: Delivery,
+    notify: bool,
+    alone: Engine | None,
+) -> _Fused:
     """The fused statement for *delivery*; one message alone (see ``accept``) is its own
-    transaction: on a pooled driver connection (``_lean``), or on the session's connection
-    put in autocommit."""
-    if not alone or len(delivery.messages) != 1 or delivery.statuses:
+    transaction: on a pooled driver connection (``_lean``), without making the scoped
+    session's Session, or on the session's connection put in autocommit."""
+    if alone is None or len(delivery.messages) != 1 or delivery.statuses:
         return _fused_statement(notify)
-    if session.in_transaction():
+    if isinstance(session, scoped_session):
+        # no Session in this scope yet: nothing open, and none is made (ScopedRegistry.has)
+        opened = session() if session.registry.has() else None
+    else:
+        opened = session
+    if opened is not None and opened.in_transaction():
         return _fused_statement(notify)
-    engine = _lean(session.get_bind())
+    engine = _lean(alone)
     if engine is None:
         session.connection(execution_options=_ON_ITS_OWN)
         return _fused_statement(notify)
@@ -342,14 +371,14 @@ def hand_over(session: Session, now: datetime, limit: int = 200) -> list[int]:
 
 
 def accept(
-    session: Session,
+    session: _Sessions,
     delivery: Delivery,
     *,
     region: str,
     now: datetime,
     careful: bool = True,
     notify: bool = False,
-    alone: bool = False,
+    alone: Engine | None = None,
 ) -> Accepted:
     """Store every message and receipt of a delivery; duplicates are counted, not stored.
 
@@ -364,15 +393,16 @@ def accept(
     ``notify``: tell the dispatchers (``announce``) when new pending rows were stored; on
     PostgreSQL's fast path each message's insert notifies itself (see ``_Fused``).
 
-    ``alone``: the caller has no transaction open and commits right after. On PostgreSQL's
-    fast path a delivery that is one statement (one message, no receipt) then runs it in
-    autocommit: the statement is its own transaction, committed (durably, as any commit)
-    when it returns, with no ``BEGIN`` and ``COMMIT`` round trips around it. A refused row
-    stores nothing either way.
+    ``alone``: the engine of *session*, on which the caller has no transaction open and
+    commits right after. On PostgreSQL's fast path a delivery that is one statement (one
+    message, no receipt) then runs it in autocommit: the statement is its own transaction,
+    committed (durably, as any commit) when it returns, with no ``BEGIN`` and ``COMMIT``
+    round trips around it; a scoped *session* (the webhook's) then makes no Session at all.
+    A refused row stores nothing either way.
     """
     new_ids: list[int] = []
     duplicates = ignored = statuses = failed = 0
-    dialect = session.get_bind().dialect.name
+    dialect = (alone if alone is not None else session.get_bind()).dialect.name
     fused = not careful and dialect == "postgresql"
     store = _fused_store(session, delivery, notify, alone) if fused else _store_statement(dialect)
     for message in delivery.messages:
@@ -396,7 +426,7 @@ def accept(
             new_ids.append(inbox_id)
     for status in delivery.statuses:
         receipt = (
-            insert_or_skip(session, DeliveryStatus)
+            insert_or_skip(_made(session), DeliveryStatus)
             .values(
                 provider=status.provider[:16],
                 message_id=status.message_id[:255],
@@ -417,7 +447,7 @@ def accept(
                 raise
             log.warning("delivery receipt refused", extra={"reason": repr(exc)[:500]})
     if notify and new_ids and not fused:
-        announce(session)
+        announce(_made(session))
     return Accepted(
         new_ids=new_ids,
         duplicates=duplicates,

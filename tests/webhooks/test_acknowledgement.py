@@ -57,14 +57,14 @@ def test_one_message_alone_is_committed_by_its_statement_and_notifies(app, backe
             session = db.session()
             one = Delivery(messages=(message("wamid.alone"),))
             accepted = intake.accept(
-                session, one, region="MX", now=NOW, careful=False, notify=True, alone=True
+                session, one, region="MX", now=NOW, careful=False, notify=True, alone=db.engine
             )
             # seen from another connection before this session commits: already durable
             stored = other.execute(
                 "SELECT status, sender_value, thread_key, payload::text FROM inbox_messages"
             ).fetchall()
             again = intake.accept(
-                session, one, region="MX", now=NOW, careful=False, notify=True, alone=True
+                session, one, region="MX", now=NOW, careful=False, notify=True, alone=db.engine
             )
             session.rollback()  # nothing left to roll back
         notified = [n.channel for n in listener.notifies(timeout=1, stop_after=2)]
@@ -80,7 +80,7 @@ def test_a_delivery_of_several_messages_stays_one_transaction(app, backend):
     with other_connection(app) as other, app.app_context():
         session = db.session()
         two = Delivery(messages=(message("wamid.a"), message("wamid.b")))
-        accepted = intake.accept(session, two, region="MX", now=NOW, careful=False, alone=True)
+        accepted = intake.accept(session, two, region="MX", now=NOW, careful=False, alone=db.engine)
         before_commit = other.execute("SELECT count(*) FROM inbox_messages").fetchone()
         session.commit()
         after_commit = other.execute("SELECT count(*) FROM inbox_messages").fetchone()
@@ -95,7 +95,7 @@ def test_an_echo_is_stored_for_the_record_and_wakes_nobody(app, backend):
             session = db.session()
             echo = Delivery(messages=(message("wamid.echo", kind="echo"),))
             accepted = intake.accept(
-                session, echo, region="MX", now=NOW, careful=False, notify=True, alone=True
+                session, echo, region="MX", now=NOW, careful=False, notify=True, alone=db.engine
             )
             session.commit()
         notified = list(listener.notifies(timeout=0.5, stop_after=1))

@@ -78,7 +78,7 @@ def test_one_message_alone_leaves_no_session_transaction_and_lends_the_connectio
             region="MX",
             now=NOW,
             careful=False,
-            alone=True,
+            alone=db.engine,
         )
         assert not session.in_transaction()  # nothing for the receiver to commit
         stored = other.execute("SELECT external_id, status FROM inbox_messages").fetchall()
@@ -94,7 +94,7 @@ def test_a_refused_message_alone_stores_nothing_and_asks_for_care(app):
     with app.app_context():
         session = db.session()
         with pytest.raises(intake.StoreAgain):
-            intake.accept(session, delivery, region="MX", now=NOW, careful=False, alone=True)
+            intake.accept(session, delivery, region="MX", now=NOW, careful=False, alone=db.engine)
         session.rollback()
         assert session.scalar(sa.select(sa.func.count()).select_from(InboxMessage)) == 0
         again = intake.accept(session, delivery, region="MX", now=NOW, careful=True)
