@@ -8,12 +8,48 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
+from service.domain.messages import Identity, InboundMessage
 from service.extensions import db
 from service.models import Contact, DeliveryStatus, InboxMessage
 from tests import samples
+
+# A parsed WhatsApp text from +52 55 1234 5678 at a fixed time (the webhook's store tests).
+PARSED_AT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def parsed_message(external_id: str, *, kind: str = "text", text: str = "Hola") -> InboundMessage:
+    return InboundMessage(
+        channel="whatsapp",
+        provider="meta",
+        external_id=external_id,
+        sender=Identity("phone", "+5215512345678", "5215512345678"),
+        sent_at=PARSED_AT,
+        kind=kind,
+        text=text,
+        thread_key="+5215512345678",
+        payload={"message": {"id": external_id}},
+    )
+
+
+def postgres_only(backend) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("autocommit, NOTIFY, driver and server connections are PostgreSQL's")
+
+
+@pytest.fixture
+def postgres(backend) -> None:
+    postgres_only(backend)
+
+
+def other_connection(app) -> psycopg.Connection:
+    """A connection of its own to the app's database (what another client sees)."""
+    with app.app_context():
+        url = db.engine.url.set(drivername="postgresql")
+    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
 
 class FixedClock:

@@ -7,46 +7,18 @@ from __future__ import annotations
 import logging
 import select
 import time
-from datetime import UTC, datetime
 
-import psycopg
-import pytest
 import sqlalchemy as sa
 
 from service.app import create_app
 from service.domain import intake
-from service.domain.messages import Delivery, Identity, InboundMessage
+from service.domain.messages import Delivery
 from service.extensions import db
 from service.models import InboxMessage
 from tests.conftest import make_config
-from tests.webhooks.conftest import whatsapp_text
-
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def message(external_id: str, kind: str = "text") -> InboundMessage:
-    return InboundMessage(
-        channel="whatsapp",
-        provider="meta",
-        external_id=external_id,
-        sender=Identity("phone", "+5215512345678", "5215512345678"),
-        sent_at=NOW,
-        kind=kind,
-        text="Hola",
-        thread_key="+5215512345678",
-        payload={"message": {"id": external_id}},
-    )
-
-
-def postgres_only(backend) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("autocommit, NOTIFY and server connections are PostgreSQL's")
-
-
-def other_connection(app) -> psycopg.Connection:
-    with app.app_context():
-        url = db.engine.url.set(drivername="postgresql")
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+from tests.webhooks.conftest import PARSED_AT as NOW
+from tests.webhooks.conftest import other_connection, postgres_only, whatsapp_text
+from tests.webhooks.conftest import parsed_message as message
 
 
 def test_one_message_alone_is_committed_by_its_statement_and_notifies(app, backend):

@@ -9,45 +9,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 
 from service.domain import intake
-from service.domain.messages import Delivery, Identity, InboundMessage
+from service.domain.messages import Delivery
 from service.extensions import db
 from service.models import InboxMessage
-from tests.webhooks.conftest import whatsapp_text
-
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def message(external_id: str, text: str = "Hola") -> InboundMessage:
-    return InboundMessage(
-        channel="whatsapp",
-        provider="meta",
-        external_id=external_id,
-        sender=Identity("phone", "+5215512345678", "5215512345678"),
-        sent_at=NOW,
-        kind="text",
-        text=text,
-        thread_key="+5215512345678",
-        payload={"message": {"id": external_id}},
-    )
-
-
-@pytest.fixture
-def postgres(backend) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("the driver connection and autocommit are PostgreSQL's")
-
-
-def other_connection(app) -> psycopg.Connection:
-    with app.app_context():
-        url = db.engine.url.set(drivername="postgresql")
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+from tests.webhooks.conftest import PARSED_AT as NOW
+from tests.webhooks.conftest import other_connection, whatsapp_text
+from tests.webhooks.conftest import parsed_message as message
 
 
 @contextmanager

@@ -6,7 +6,6 @@ pages' own after-request hooks still run for pages only."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 
 import flask_login
 import psycopg
@@ -16,34 +15,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from service.app import create_app
 from service.domain import identity, intake
 from service.domain.identity import BadAddress, normalize_handle, normalize_phone
-from service.domain.messages import Delivery, Identity, InboundMessage
+from service.domain.messages import Delivery
 from service.extensions import db
 from service.models import InboxMessage
 from tests.conftest import make_config
+from tests.webhooks.conftest import PARSED_AT as NOW
+from tests.webhooks.conftest import parsed_message as message
 from tests.webhooks.conftest import sign_whatsapp, whatsapp_text
 
-NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 ROUTE = "/webhooks/whatsapp"
-
-
-def message(external_id: str) -> InboundMessage:
-    return InboundMessage(
-        channel="whatsapp",
-        provider="meta",
-        external_id=external_id,
-        sender=Identity("phone", "+5215512345678", "5215512345678"),
-        sent_at=NOW,
-        kind="text",
-        text="Hola",
-        thread_key="+5215512345678",
-        payload={"message": {"id": external_id}},
-    )
-
-
-@pytest.fixture
-def postgres(backend) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("the driver connection and autocommit are PostgreSQL's")
 
 
 @pytest.mark.usefixtures("postgres")
