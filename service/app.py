@@ -191,6 +191,7 @@ def _answer_unrouted_errors(app: Flask, json_error: Callable[[HTTPException], An
 
 
 WEBHOOKS: Final = "webhooks"  # the blueprint (and first path segment) of the receivers
+WEBHOOK_PATHS: Final = f"/{WEBHOOKS}/"
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -200,7 +201,7 @@ class _SessionInterface(SecureCookieSessionInterface):
     session; writing to it raises (Flask's NullSession)."""
 
     def open_session(self, app: Flask, request: Request) -> Any:
-        if request.path.startswith(f"/{WEBHOOKS}/"):
+        if request.path.startswith(WEBHOOK_PATHS):
             return self.null_session_class()
         return super().open_session(app, request)
 
@@ -243,20 +244,11 @@ def _lighten_webhooks(app: Flask) -> None:
         skipped += [f for f in before if getattr(f, "__self__", None) is talisman]
     _skip_for_webhooks(before, skipped)
     copies: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
-    # Flask calls after-request hooks in the reverse order of their registration
-    # (flask/app.py, Flask.process_response): Talisman's, then Flask-Login's before it.
-    pages_only = [f for f in after if isinstance(getattr(f, "__self__", None), LoginManager)]
-    at = after.index(talisman_headers)
-    if pages_only != after[at - len(pages_only) : at]:  # pragma: no cover - another order
-        pages_only = []
-    page_hooks = [talisman_headers, *reversed(pages_only)]
 
     def set_headers(response: Response) -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]
         if req.blueprint != WEBHOOKS:
-            for hook in page_hooks:
-                response = hook(response)
-            return response
+            return talisman_headers(response)
         forwarded = req.environ.get("HTTP_X_FORWARDED_PROTO")  # EnvironHeaders' own key
         key = (req.endpoint, req.is_secure or forwarded == "https")
         copied = copies.get(key)
@@ -269,7 +261,20 @@ def _lighten_webhooks(app: Flask) -> None:
             headers[name] = value
         return response
 
-    after[:] = [set_headers if f == talisman_headers else f for f in after if f not in pages_only]
+    def pages_only(hook: Any) -> Callable[[Response], Response]:
+        def run(response: Response) -> Response:
+            return response if request.blueprint == WEBHOOKS else hook(response)
+
+        return run
+
+    after[:] = [
+        set_headers
+        if f == talisman_headers
+        else pages_only(f)
+        if isinstance(getattr(f, "__self__", None), LoginManager)
+        else f
+        for f in after
+    ]
 
 
 def _skip_for_webhooks(hooks: list[Any], skipped: list[Any]) -> None:
@@ -304,7 +309,7 @@ def _webhooks_past_socketio(app: Flask) -> None:
         return
 
     def route(environ: dict[str, Any], start_response: Any) -> Any:
-        if environ.get("PATH_INFO", "").startswith(f"/{WEBHOOKS}/"):
+        if environ.get("PATH_INFO", "").startswith(WEBHOOK_PATHS):
             return flask_app(environ, start_response)
         return middleware(environ, start_response)
 

@@ -291,23 +291,17 @@ def clean_value(value: Any, depth: int = 0) -> Any:
     """
     if depth > MAX_JSON_DEPTH:
         raise PayloadError(f"the payload is nested deeper than {MAX_JSON_DEPTH} levels")
-    kind = type(value)  # JSON's own types first, exactly (the hot path), then the rest
-    if kind is str:
-        return clean_text(value)
-    if kind is dict:
-        return {_key(k): clean_value(v, depth + 1) for k, v in value.items()}
-    if kind is list:
-        return [clean_value(v, depth + 1) for v in value]
+    # a payload's own types first (the hot path)
     if isinstance(value, str):
         return clean_text(value)
+    if isinstance(value, dict):
+        return {_key(k): clean_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_value(v, depth + 1) for v in value]
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {as_text(k): clean_value(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean_value(v, depth + 1) for v in value]
     return as_text(value)
 
 
