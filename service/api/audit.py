@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from flask import Response, current_app, stream_with_context
@@ -57,7 +57,7 @@ def list_events(page: int, per_page: int, **filters: Any) -> Page[_Described]:
         session,
         current_actor(),
         _query(filters),
-        now=datetime.now(UTC),
+        now=current_app.extensions["ports"].clock.now(),
         tz=config.tz,
         page=page,
         per_page=per_page,
@@ -79,7 +79,12 @@ def export_events(page: int, per_page: int, **filters: Any) -> Response:
     """Every event the same filters find (paging ignored), as CSV (UTF-8 with a BOM): local
     date, user, event, resource, summary and changes, in Spanish; spreadsheet-safe cells."""
     config = current_app.config["CARTERAS"]
-    export = audit.export_csv(current_actor(), _query(filters), now=datetime.now(UTC), tz=config.tz)
+    export = audit.export_csv(
+        current_actor(),
+        _query(filters),
+        now=current_app.extensions["ports"].clock.now(),
+        tz=config.tz,
+    )
 
     def generate() -> Iterator[str]:
         # the streaming context's own session, closed at its end (not the view's)

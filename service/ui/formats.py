@@ -9,7 +9,7 @@ count with :func:`number` (so its messages say ``%(num)s``, never ``%(num)s``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from numbers import Number
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -65,7 +65,9 @@ def local_time(at: datetime | None) -> str:
 
 def ago(at: datetime | None) -> str:
     """ "hace 5 min" within the last day, else "" (the local time says it better)."""
-    return (audit_text.ago(at, datetime.now(UTC), words()) or "") if at is not None else ""
+    if at is None:
+        return ""
+    return audit_text.ago(at, current_app.extensions["ports"].clock.now(), words()) or ""
 
 
 def channel_label(code: str | None) -> str:

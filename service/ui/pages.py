@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -206,7 +206,7 @@ def _audit(endpoint: str) -> dict[str, Any]:
     """What the audit shows for the query string's filters and page (audit_body.html)."""
     chosen = audit_filters()
     tz = current_app.config["CARTERAS"].tz
-    now = datetime.now(UTC)
+    now = current_app.extensions["ports"].clock.now()  # the service's one clock
     found: Page[AuditEvent] = Page(items=[], total=0, page=1, per_page=PER_PAGE)
     if not chosen.errors:
         try:
@@ -246,7 +246,7 @@ def audit_export() -> Response:
         export = audit.export_csv(
             me(),
             chosen.query,
-            now=datetime.now(UTC),
+            now=current_app.extensions["ports"].clock.now(),
             tz=current_app.config["CARTERAS"].tz,
             words=formats.words(),
         )

@@ -11,9 +11,12 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from service.domain import audit
 from service.domain.actor import Actor
 from service.extensions import db
+from tests.webhooks.conftest import FixedClock
 
 MX = ZoneInfo("America/Mexico_City")  # the tests' CARTERAS_TIMEZONE
 CLOCK = Actor(user_id=None, name="reloj", role="admin")
@@ -21,6 +24,15 @@ CLOCK = Actor(user_id=None, name="reloj", role="admin")
 
 def table(page: str) -> str:
     return page[page.index("<tbody>") : page.index("</tbody>")]
+
+
+@pytest.fixture
+def noon(app, monkeypatch) -> datetime:
+    """The service's clock stopped at today's local noon: "today", "hace 5 min" and the
+    events placed before it read the same whatever the hour the tests run at."""
+    at = datetime.combine(datetime.now(MX).date(), time(12), tzinfo=MX).astimezone(UTC)
+    monkeypatch.setattr(app.extensions["ports"], "clock", FixedClock(at))
+    return at
 
 
 def record(app, name: str, at: datetime, **kw) -> None:
@@ -71,8 +83,8 @@ def test_names_are_escaped(login, make):
     assert "&lt;b&gt;Premium&lt;/b&gt;" in page
 
 
-def test_times_are_local_with_the_zone_and_agree_with_today(app, login):
-    now = datetime.now(UTC)
+def test_times_are_local_with_the_zone_and_agree_with_today(app, login, noon):
+    now = noon
     midnight = datetime.combine(now.astimezone(MX).date(), time.min, tzinfo=MX)
     late_yesterday = (midnight - timedelta(minutes=30)).astimezone(UTC)
     record(app, "anoche", late_yesterday)
@@ -111,8 +123,8 @@ def test_a_custom_date_range_and_the_resource_type(app, login, make):
     assert "Escriba una fecha como 2026-01-31." in bad
 
 
-def test_paging_says_the_total_and_keeps_the_filters(app, login):
-    now = datetime.now(UTC)
+def test_paging_says_the_total_and_keeps_the_filters(app, login, noon):
+    now = noon
     for n in range(30):
         record(app, f"T{n:02d}", now - timedelta(minutes=n))
     browser = login()
@@ -128,9 +140,9 @@ def test_paging_says_the_total_and_keeps_the_filters(app, login):
     assert table(second).count("<tr>") == 5 and "T29" in second
 
 
-def test_a_capped_count_says_more_than_and_still_pages_on(app, login, monkeypatch):
+def test_a_capped_count_says_more_than_and_still_pages_on(app, login, noon, monkeypatch):
     monkeypatch.setattr(audit, "COUNT_LIMIT", 20)  # 10,000 in production
-    now = datetime.now(UTC)
+    now = noon
     for n in range(60):
         record(app, f"T{n:02d}", now - timedelta(minutes=n))
     browser = login()
