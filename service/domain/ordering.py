@@ -84,7 +84,6 @@ def lock_thread(session: Session, row: InboxMessage) -> None:
 # Built once on the table (the job runs them for every message; building an ORM select per
 # call cost about as much as running it).
 _INBOX = InboxMessage.__table__.c
-_THREAD = (_INBOX.channel == bindparam("channel")) & (_INBOX.thread_key == bindparam("thread"))
 _CLAIMED = InboxMessage.__table__
 _EARLIER = _CLAIMED.alias("earlier")
 _HOLDING_BACK = (  # an earlier message of the claimed row's thread, not gone through
@@ -115,11 +114,26 @@ _BLOCKER_OF_ID: Final = (
     .limit(1)
 )
 _CLAIM_IN_ORDER: Final = intake.CLAIM.returning(_BLOCKER_OF_CLAIMED)
-_NEXT_DEFERRED: Final = (
-    select(_INBOX.id)
-    .where(_THREAD, _INBOX.status == "waiting", _INBOX.not_before.is_(None))
-    .order_by(_INBOX.sent_at, _INBOX.id)
-    .limit(1)
+
+
+def _next_deferred_in(table: Any, channel: Any, thread: Any) -> Any:
+    """The earliest message of the thread (*channel*, *thread*) deferred behind the others,
+    read from *table* (the inbox, or an alias of it)."""
+    return (
+        select(table.c.id)
+        .where(
+            table.c.channel == channel,
+            table.c.thread_key == thread,
+            table.c.status == "waiting",
+            table.c.not_before.is_(None),
+        )
+        .order_by(table.c.sent_at, table.c.id)
+        .limit(1)
+    )
+
+
+_NEXT_DEFERRED: Final = _next_deferred_in(
+    InboxMessage.__table__, bindparam("channel"), bindparam("thread")
 )
 
 
@@ -149,10 +163,10 @@ def next_deferred(session: Session, row: InboxMessage) -> int | None:
     """The earliest message of *row*'s thread deferred behind the others."""
     if row.thread_key is None:
         return None
-    return session.scalar(_NEXT_DEFERRED, {"channel": row.channel, "thread": row.thread_key})
+    thread = {"channel": row.channel, "thread": row.thread_key}
+    return cast("int | None", session.scalar(_NEXT_DEFERRED, thread))
 
 
-_LATER = InboxMessage.__table__.alias("later")
 # The row's end, and the earliest message of its thread deferred behind it, in one statement
 # (RETURNING: the job holds the thread's lock, so no deferral is missed). The thread comes
 # as parameters, not from the updated row: SQLite's compiler writes RETURNING's columns
@@ -170,16 +184,9 @@ _FINISH_IN_ORDER: Final = (
         rc_message_id=bindparam("to_rc_message_id"),
     )
     .returning(
-        select(_LATER.c.id)
-        .where(
-            _LATER.c.channel == bindparam("of_channel"),
-            _LATER.c.thread_key == bindparam("of_thread"),
-            _LATER.c.status == "waiting",
-            _LATER.c.not_before.is_(None),
-        )
-        .order_by(_LATER.c.sent_at, _LATER.c.id)
-        .limit(1)
-        .scalar_subquery()
+        _next_deferred_in(
+            InboxMessage.__table__.alias("later"), bindparam("of_channel"), bindparam("of_thread")
+        ).scalar_subquery()
     )
 )
 _WRITTEN_AT_THE_END: Final = ("contact_id", "conversation_id", "rc_message_id")
