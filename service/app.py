@@ -167,6 +167,8 @@ def _sweep_in_process(app: Flask) -> None:
                     app, app.config["CARTERAS"].sweep_interval
                 )
 
+    app.extensions[SWEEP_START] = _start  # the webhooks' lane has no before-request hooks
+
 
 def _answer_unrouted_errors(app: Flask, json_error: Callable[[HTTPException], Any]) -> None:
     """An error outside every blueprint (no route for the address, or none for its method)
@@ -192,6 +194,10 @@ def _answer_unrouted_errors(app: Flask, json_error: Callable[[HTTPException], An
 
 WEBHOOKS: Final = "webhooks"  # the blueprint (and first path segment) of the receivers
 WEBHOOK_PATHS: Final = f"/{WEBHOOKS}/"
+# app.extensions: the security headers of a webhook's answer (endpoint, https) -> headers;
+# None when Talisman must run for webhooks (see _lighten_webhooks)
+WEBHOOK_HEADERS: Final = "carteras.webhook_headers"
+SWEEP_START: Final = "carteras.sweep_start"  # app.extensions: the embedded sweep's start
 
 
 class _SessionInterface(SecureCookieSessionInterface):
@@ -245,19 +251,29 @@ def _lighten_webhooks(app: Flask) -> None:
     _skip_for_webhooks(before, skipped)
     copies: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
 
+    def webhook_headers(endpoint: str | None, secure: bool) -> list[tuple[str, str]]:
+        copied = copies.get((endpoint, secure))
+        if copied is None:
+            # Talisman reads the endpoint's view options and the scheme from the request
+            # (flask_talisman/talisman.py, _set_response_headers); a copy is made once per
+            # key, in a request of that endpoint, before any is used
+            path = next(app.url_map.iter_rules(endpoint)).rule if endpoint else "/"
+            base = "https://localhost" if secure else "http://localhost"
+            with app.test_request_context(path, base_url=base, method="POST"):
+                probe = talisman_headers(app.response_class())
+            copied = [(k, v) for k, v in probe.headers.items() if k not in PROBE_HEADERS]
+            copies[(endpoint, secure)] = copied
+        return copied
+
+    app.extensions[WEBHOOK_HEADERS] = None if configured else webhook_headers
+
     def set_headers(response: Response) -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]
         if req.blueprint != WEBHOOKS:
             return talisman_headers(response)
         forwarded = req.environ.get("HTTP_X_FORWARDED_PROTO")  # EnvironHeaders' own key
-        key = (req.endpoint, req.is_secure or forwarded == "https")
-        copied = copies.get(key)
-        if copied is None:
-            probe = talisman_headers(app.response_class())
-            copied = [(k, v) for k, v in probe.headers.items() if k not in PROBE_HEADERS]
-            copies[key] = copied
         headers = response.headers
-        for name, value in copied:
+        for name, value in webhook_headers(req.endpoint, req.is_secure or forwarded == "https"):
             headers[name] = value
         return response
 
@@ -299,21 +315,47 @@ def _skip_for_webhooks(hooks: list[Any], skipped: list[Any]) -> None:
 
 
 def _webhooks_past_socketio(app: Flask) -> None:
-    """Webhooks go to Flask directly. Flask-SocketIO's middleware answers only under its
-    own path; for any other request it copies the environ and, under gunicorn, defines a
-    class per request before calling the app it wraps (flask_socketio ``_SocketIOMiddleware``
-    and engineio/middleware.py ``WSGIApp.__call__``, which keeps that app as ``wsgi_app``)."""
+    """Webhooks go to Flask directly, or to the lane (webhooks/lane.py) before it.
+    Flask-SocketIO's middleware answers only under its own path; for any other request it
+    copies the environ and, under gunicorn, defines a class per request before calling the
+    app it wraps (flask_socketio ``_SocketIOMiddleware`` and engineio/middleware.py
+    ``WSGIApp.__call__``, which keeps that app as ``wsgi_app``)."""
     middleware = app.wsgi_app
     flask_app = getattr(middleware, "wsgi_app", None)
     if flask_app is None:  # pragma: no cover - a Flask-SocketIO that wraps differently
         return
+    lane = _lane(app)
 
     def route(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith(WEBHOOK_PATHS):
+            if lane is not None:
+                answer = lane(environ, start_response)
+                if answer is not None:
+                    return answer
             return flask_app(environ, start_response)
         return middleware(environ, start_response)
 
     app.wsgi_app = route  # type: ignore[method-assign]
+
+
+def _lane(app: Flask) -> Any:
+    """The webhooks' lane, with what the app's hooks do for a webhook; None (Flask answers
+    every webhook) when Talisman must run for them or the request metrics are off."""
+    from service.api.metrics import COUNT_REQUEST
+    from service.observability import begin, log_access
+    from webhooks.lane import Bookkeeping, Lane, Route
+    from webhooks.receivers import Receiver
+
+    headers, count = app.extensions.get(WEBHOOK_HEADERS), app.extensions.get(COUNT_REQUEST)
+    if headers is None or count is None:
+        return None
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        found = getattr(app.view_functions[rule.endpoint], "receiver", None)
+        if isinstance(found, Receiver):
+            routes[rule.rule] = Route(found, rule.rule, rule.endpoint)
+    books = Bookkeeping(begin, log_access, count, headers, app.extensions.get(SWEEP_START))
+    return Lane(app, routes, books)
 
 
 def create_app(config: Config | None = None, ports: Ports | None = None) -> Flask:

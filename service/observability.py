@@ -13,6 +13,7 @@ import re
 import sys
 import time
 import uuid
+from typing import Any
 
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
@@ -26,9 +27,11 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            from flask import has_request_context
+            from flask import has_app_context
 
-            record.request_id = g.get("request_id") if has_request_context() else None
+            # ``g`` is the app context's: a webhook answered by the lane has no request
+            # context, only an app context (webhooks/lane.py)
+            record.request_id = g.get("request_id") if has_app_context() else None
         return True
 
 
@@ -68,15 +71,42 @@ def request_started() -> float | None:
     return started
 
 
+def begin(state: Any, environ: dict[str, Any]) -> None:
+    """Start a request's bookkeeping in *state* (its ``g``): when it began, its request id,
+    the client's own id when it has a safe shape. Flask's first before-request hook calls
+    it, and so does the webhooks' lane (webhooks/lane.py)."""
+    state.started = time.perf_counter()
+    state.request_id = uuid.uuid4().hex
+    # the header where werkzeug reads it (datastructures/headers.py, EnvironHeaders._get_key)
+    incoming = environ.get("HTTP_X_REQUEST_ID", "")
+    state.client_request_id = incoming if _SAFE_ID.fullmatch(incoming) else None
+
+
+def log_access(state: Any, method: str, route: str | None, status: int) -> None:
+    """The request's one access line, from what ``begin`` and the handler left in *state*."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return  # nothing to build
+    started = state.get("started")
+    actor = state.get("actor")
+    extra = {
+        "method": method,
+        "route": route,
+        "status": status,
+        "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        "user_id": actor.user_id if actor else None,
+        "request_id": state.get("request_id"),
+        "client_request_id": state.get("client_request_id"),
+    }
+    details = state.get("access_details")
+    if details:
+        extra.update(details)
+    access_log.info("request", extra=extra)
+
+
 def init_request_logging(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
-        state = g._get_current_object()
-        state.started = time.perf_counter()
-        state.request_id = uuid.uuid4().hex
-        # the header where werkzeug reads it (datastructures/headers.py, EnvironHeaders._get_key)
-        incoming = request.environ.get("HTTP_X_REQUEST_ID", "")
-        state.client_request_id = incoming if _SAFE_ID.fullmatch(incoming) else None
+        begin(g._get_current_object(), request.environ)
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -84,21 +114,6 @@ def init_request_logging(app: Flask) -> None:
         request_id = state.get("request_id")
         if request_id:
             response.headers["X-Request-ID"] = request_id
-        if not access_log.isEnabledFor(logging.INFO):
-            return response  # nothing to build
-        started = state.get("started")
-        actor = state.get("actor")
-        extra = {
-            "method": request.method,
-            "route": request.url_rule.rule if request.url_rule else None,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "user_id": actor.user_id if actor else None,
-            "request_id": request_id,
-            "client_request_id": state.get("client_request_id"),
-        }
-        details = state.get("access_details")
-        if details:
-            extra.update(details)
-        access_log.info("request", extra=extra)
+        rule = request.url_rule
+        log_access(state, request.method, rule.rule if rule else None, response.status_code)
         return response

@@ -9,7 +9,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import (
@@ -67,6 +67,62 @@ def _inbound(*media_types: str, url: bool = False) -> InboundRequest:
         raw=req.get_data(cache=True),  # 413 above MAX_CONTENT_LENGTH
         content_type=req.content_type or "",
     )
+
+
+# A handler reads the request when it is ready to (after its secret: an unconfigured
+# receiver answers 503 whatever it is sent); Flask's view checks the media type then.
+Reader = Callable[[], InboundRequest]
+
+
+@dataclasses.dataclass(frozen=True)
+class Receiver:
+    """A platform's POST webhook: the media types it takes, whether its provider signs the
+    full URL, and what it does with the request (secret, signature, body, store), which
+    answers the JSON body of a 200 or raises. Flask's view and the lane (webhooks/lane.py)
+    both call it."""
+
+    media_types: tuple[str, ...]
+    handle: Callable[[Reader], dict[str, Any]]
+    signs_url: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Unfinished:
+    """What the lane raised, with its access line's fields, left for Flask to answer: the
+    view raises it again (see ``receiver``), so the request is not run twice (a parser's
+    error logged twice, a store attempted twice)."""
+
+    error: Exception
+    details: dict[str, Any]
+
+
+UNFINISHED: Final = "carteras.webhooks.unfinished"  # the environ key the lane sets
+
+
+def receiver(
+    path: str, *media_types: str, signs_url: bool = False
+) -> Callable[[Callable[[Reader], dict[str, Any]]], Receiver]:
+    """Register *handle* as the POST webhook at *path*: its Flask view (the endpoint keeps
+    the handler's name) reads the request and answers the handler's JSON; the view carries
+    the ``Receiver`` for the lane."""
+
+    def register(handle: Callable[[Reader], dict[str, Any]]) -> Receiver:
+        found = Receiver(media_types, handle, signs_url)
+
+        def view() -> Response:
+            unfinished: Unfinished | None = request.environ.get(UNFINISHED)
+            if unfinished is not None:
+                if unfinished.details:
+                    access_details(**unfinished.details)
+                raise unfinished.error
+            return jsonify(handle(lambda: _inbound(*media_types, url=signs_url)))
+
+        view.__name__ = view.__qualname__ = handle.__name__
+        view.receiver = found  # type: ignore[attr-defined]
+        bp.post(path)(view)
+        return found
+
+    return register
 
 
 def _checked(
@@ -167,67 +223,67 @@ def whatsapp_handshake() -> Response:
     return Response(challenge, mimetype="text/plain")
 
 
-@bp.post("/whatsapp")
-def whatsapp_notification() -> Response:
+@receiver("/whatsapp", *JSON)
+def whatsapp_notification(read: Reader) -> dict[str, Any]:
     secret = _secret(_config().whatsapp_app_secret, "WHATSAPP_APP_SECRET")
-    req = _inbound(*JSON)
+    req = read()
     delivery = _checked("meta", lambda: whatsapp.verify(req, secret), lambda: whatsapp.parse(req))
-    return jsonify(_store("meta", delivery))
+    return _store("meta", delivery)
 
 
-@bp.post("/twilio")
-def twilio_message() -> Response:
+@receiver("/twilio", "application/x-www-form-urlencoded", signs_url=True)
+def twilio_message(read: Reader) -> dict[str, Any]:
     token = _secret(_config().twilio_auth_token, "TWILIO_AUTH_TOKEN")
-    req = _inbound("application/x-www-form-urlencoded", url=True)
+    req = read()
     base = _config().public_base_url
     delivery = _checked(
         "twilio", lambda: twilio.verify(req, token, base), lambda: twilio.parse(req, _now())
     )
-    return jsonify(_store("twilio", delivery))
+    return _store("twilio", delivery)
 
 
-@bp.post("/email/mailgun")
-def mailgun_message() -> Response:
+@receiver("/email/mailgun", *FORM)
+def mailgun_message(read: Reader) -> dict[str, Any]:
     key = _secret(_config().mailgun_signing_key, "MAILGUN_SIGNING_KEY")
-    req = _inbound(*FORM)
+    req = read()
     nonce: list[str] = []
     delivery = _checked(
         "mailgun",
         lambda: nonce.append(mailgun.verify(req, key, _now())),
         lambda: mailgun.parse(req),
     )
-    return jsonify(_store("mailgun", delivery, nonce=nonce[0]))
+    return _store("mailgun", delivery, nonce=nonce[0])
 
 
-@bp.post("/email/postmark")
-def postmark_message() -> Response:
+@receiver("/email/postmark", *JSON)
+def postmark_message(read: Reader) -> dict[str, Any]:
     user = _secret(_config().postmark_webhook_user, "POSTMARK_WEBHOOK_USER")
     password = _secret(_config().postmark_webhook_password, "POSTMARK_WEBHOOK_PASSWORD")
-    req = _inbound(*JSON)
+    req = read()
     delivery = _checked(
         "postmark", lambda: postmark.verify(req, user, password), lambda: postmark.parse(req)
     )
-    return jsonify(_store("postmark", delivery))
+    return _store("postmark", delivery)
 
 
-@bp.post("/email/sendgrid")
-def sendgrid_message() -> Response:
+@receiver("/email/sendgrid", "multipart/form-data")
+def sendgrid_message(read: Reader) -> dict[str, Any]:
     user = _secret(_config().sendgrid_webhook_user, "SENDGRID_WEBHOOK_USER")
     password = _secret(_config().sendgrid_webhook_password, "SENDGRID_WEBHOOK_PASSWORD")
-    req = _inbound("multipart/form-data")
+    req = read()
     delivery = _checked(
         "sendgrid", lambda: sendgrid.verify(req, user, password), lambda: sendgrid.parse(req)
     )
-    return jsonify(_store("sendgrid", delivery))
+    return _store("sendgrid", delivery)
 
 
-@bp.post("/rocketchat")
-def rocketchat_event() -> Response:
+@receiver("/rocketchat", *JSON)
+def rocketchat_event(read: Reader) -> dict[str, Any]:
     secret = _secret(_config().rocketchat_webhook_token, "ROCKETCHAT_WEBHOOK_TOKEN")
-    req = _inbound(*JSON)
+    req = read()
     delivery = _checked(
         "rocketchat", lambda: rocketchat.verify(req, secret), lambda: rocketchat.parse(req)
     )
     _store("rocketchat", delivery)
     # Rocket.Chat keeps the reply body as the room's crmData and echoes it: keep it tiny.
-    return jsonify({"ok": True})
+    return {"ok": True}

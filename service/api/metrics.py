@@ -25,18 +25,13 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 UNMATCHED = "unmatched"
 
 
-def labels() -> tuple[str, str]:
-    """(method, route) labels of the current request."""
-    method = request.method if request.method in METHODS else "other"
-    return method, request.url_rule.rule if request.url_rule else UNMATCHED
-
-
 # The counter's and the histogram's series of a (method, rule, status), looked up once:
 # prometheus_client's ``labels`` takes a lock and checks the label values on every call, and
 # answers the same child for the same values as long as the metric is not cleared
 # (prometheus_client/metrics.py, MetricWrapperBase.labels; these two never are). Keyed as
 # the labels are bounded: every method outside METHODS is one key.
 _Series = tuple[Counter, Histogram]
+COUNT_REQUEST = "carteras.count_request"  # app.extensions: ``count`` below
 
 
 def init_metrics(app: Flask) -> None:
@@ -70,27 +65,34 @@ def init_metrics(app: Flask) -> None:
 
     found: dict[tuple[str | bool, str | None, int], _Series] = {}
 
-    @app.after_request
-    def _count(response: Response) -> Response:
-        # Timed from the request's start (observability's first before-request hook).
-        started = request_started()
-        elapsed = None if started is None else time.perf_counter() - started
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        rule = req.url_rule
-        key = (req.method in METHODS and req.method, rule and rule.rule, response.status_code)
+    def count(method: str, route: str | None, status: int, started: float | None) -> None:
+        """Count a request answered with *status* and time it from *started*
+        (``time.perf_counter``): by the after-request hook below and by the webhooks'
+        lane (webhooks/lane.py), which answers without Flask's hooks."""
+        key = (method in METHODS and method, route, status)
         series = found.get(key)
         if series is None:
-            method_label, route = labels()
             series = found.setdefault(
                 key,
                 (
-                    requests.labels(method_label, route, str(response.status_code)),
-                    latency.labels(route),
+                    requests.labels(
+                        method if method in METHODS else "other", route or UNMATCHED, str(status)
+                    ),
+                    latency.labels(route or UNMATCHED),
                 ),
             )
         series[0].inc()
-        if elapsed is not None:
-            series[1].observe(elapsed)
+        if started is not None:
+            series[1].observe(time.perf_counter() - started)
+
+    app.extensions[COUNT_REQUEST] = count
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        # Timed from the request's start (observability's first before-request hook).
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        rule = req.url_rule
+        count(req.method, rule and rule.rule, response.status_code, request_started())
         return response
 
     def gauge(metric: Gauge, column: Any, model: Any, *where: Any) -> None:
