@@ -807,6 +807,14 @@ def export_xlsx(
 ) -> bytes:
     """The contacts of :func:`export_rows` as an Excel workbook (openpyxl, write-only)."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def cell(value: Any) -> Any:
+        # A worksheet cannot hold C0 control characters (openpyxl refuses the cell): a name
+        # stored with one (an escape pasted from a terminal) is exported without it.
+        if value is None:
+            return ""
+        return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
     rows = export_rows(session, actor, filters, region=region)
     first = next(rows, [])  # a bad filter fails here, before the workbook exists
@@ -817,7 +825,7 @@ def export_xlsx(
         sheet.append(list(header(spanish)))
         for batch in itertools.chain([first], rows):
             for row in batch:
-                sheet.append(["" if cell is None else cell for cell in row])
+                sheet.append([cell(value) for value in row])
     finally:
         book.save(out)  # also on failure: a write-only sheet left unsaved errs when collected
     return out.getvalue()

@@ -294,3 +294,18 @@ def test_export_follows_the_lists_filters_and_speaks_excel(coordinator, make, ca
     assert rows[0][0] == "name" and [r[0] for r in rows[1:]] == ["Ana", "Beto"]
     assert rows[1][5] == "VIP"
     assert coordinator.get("/api/contacts/export?format=pdf").status_code == 422
+
+
+def test_excel_export_drops_what_a_worksheet_cannot_hold(coordinator, carteras):
+    """A name stored with a control character (an escape pasted from a terminal; the fuzz
+    test found one) is exported without it, instead of failing the whole workbook."""
+    import openpyxl
+
+    created = coordinator.post("/api/contacts", json={"name": "G\x1b*", "notes": "a\x07b"})
+    assert created.status_code == 201, created.json
+    book = coordinator.get("/api/contacts/export?format=xlsx")
+    assert book.status_code == 200
+    rows = list(openpyxl.load_workbook(io.BytesIO(book.get_data())).active.values)
+    assert rows[1][0] == "G*" and rows[1][5] == "ab"
+    text = coordinator.get("/api/contacts/export").get_data(as_text=True)
+    assert "G\x1b*" in text  # the CSV keeps the value as stored
