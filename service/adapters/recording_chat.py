@@ -26,6 +26,9 @@ class RecordingChatPlatform:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.rooms: dict[str, dict[str, Any]] = {}
+        # The room last opened for each visitor token: open_room looked through every room
+        # ever opened, a cost that grew with each conversation the process routed.
+        self._room_of: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def _record(self, call: str, **args: Any) -> None:
@@ -45,11 +48,12 @@ class RecordingChatPlatform:
     def open_room(self, token: str, *, agent_id: str | None = None) -> Room:
         self._record("open_room", token=token, agent_id=agent_id)
         with self._lock:
-            for room_id, room in self.rooms.items():
-                if room["token"] == token and room["open"]:
-                    return Room(id=room_id, new=False, tags=tuple(room["tags"]))
+            known = self.rooms.get(self._room_of.get(token, ""))
+            if known is not None and known["token"] == token and known["open"]:
+                return Room(id=self._room_of[token], new=False, tags=tuple(known["tags"]))
             room_id = self._id("room", f"{token}:{len(self.rooms)}")
             self.rooms[room_id] = {"token": token, "open": True, "tags": []}
+            self._room_of[token] = room_id
         return Room(id=room_id, new=True)
 
     def room(self, room_id: str) -> Room | None:

@@ -3,17 +3,18 @@ messages in it (sticky), close it, and show it (domain rules 4 and 6)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
 
-from service.domain import access, presence
+from service.domain import access, presence, rows
 from service.domain.actor import Actor
 from service.domain.errors import NotFound
 from service.domain.pagination import Page, paginate
@@ -113,25 +114,34 @@ def cartera_view(session: Session, cartera_id: int | None) -> CarteraView | None
     )
 
 
-_FIND_OPEN: Final = (
-    select(Conversation)
-    .where(
-        Conversation.contact_id == bindparam("contact_id"),
-        Conversation.channel == bindparam("channel"),
-        Conversation.thread_key == bindparam("thread_key"),
-        Conversation.status == "open",
-    )
-    # The caller holds the contact already: not joined again, nor its handles read.
-    .options(lazyload(Conversation.contact))
+# Read and written as table rows, the objects made by rows.adopt: the ORM's loading of a
+# conversation and its unit of work for the insert cost the job more than the statements.
+_FIND_OPEN: Final = select(*Conversation.__table__.c).where(
+    _CONVERSATIONS.contact_id == bindparam("contact_id"),
+    _CONVERSATIONS.channel == bindparam("channel"),
+    _CONVERSATIONS.thread_key == bindparam("thread_key"),
+    _CONVERSATIONS.status == "open",
 )
+
+
+@functools.cache
+def _insert(given: tuple[str, ...]) -> Any:
+    """A conversation's INSERT returning what the database made of it (its id, and the
+    columns not *given*, with their defaults); the given values are kept as passed, as the
+    ORM keeps them."""
+    table = cast(Table, Conversation.__table__)
+    return insert(table).returning(*(column for column in table.c if column.key not in given))
 
 
 def find_open(
     session: Session, contact_id: int, channel: str, thread_key: str
 ) -> Conversation | None:
-    return session.scalar(
-        _FIND_OPEN, {"contact_id": contact_id, "channel": channel, "thread_key": thread_key}
-    )
+    """The open conversation of a contact's thread. Its contact is not read with it (the
+    caller holds it already), nor anything else it relates to."""
+    session.flush()  # what the session's autoflush would do before a query
+    params = {"contact_id": contact_id, "channel": channel, "thread_key": thread_key}
+    found = session.connection().execute(_FIND_OPEN, params).first()
+    return None if found is None else rows.adopt(session, Conversation, found._mapping)
 
 
 def find_by_room(session: Session, room_id: str) -> Conversation | None:
@@ -184,7 +194,7 @@ def start(
         else:
             team = session.get(Team, decision.team_id)
             team_name = team.name if team else None
-    conversation = Conversation(
+    values = dict(
         contact_id=contact.id,
         channel=row.channel,
         provider=row.provider,
@@ -207,9 +217,9 @@ def start(
         opened_at=now,
         last_message_at=now,
     )
-    session.add(conversation)
-    session.flush()
-    return conversation
+    session.flush()  # anything pending goes first, as the session's flush would order it
+    inserted = session.connection().execute(_insert(tuple(values)), values).one()
+    return rows.adopt(session, Conversation, {**values, **inserted._mapping})
 
 
 def note(conversation: Conversation, event: str, **details: Any) -> None:

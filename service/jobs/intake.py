@@ -74,7 +74,10 @@ def process_inbox(inbox_id: int) -> str:
                     with session.no_autoflush:  # the row is written once, under the lock
                         ordering.lock_thread(session, row)
                     row.contact_id = contact_id
-                    successor = ordering.finish(session, row, job.now())
+                    # the conversation's changes are written with the row's end (one round trip)
+                    successor = ordering.finish(
+                        session, row, job.now(), routed.conversation if routed else None
+                    )
                     session.commit()
                 except ChatPlatformWait as exc:
                     session.rollback()

@@ -59,11 +59,11 @@ def test_a_next_message_whose_last_commit_failed_is_shown_once_on_retry(
 
     real_finish, broken = ordering.finish, {"left": 1}
 
-    def finish_once_broken(session, row, now):
+    def finish_once_broken(session, row, now, *conversation):
         if broken["left"]:
             broken["left"] -= 1
             raise sa.exc.OperationalError("UPDATE inbox_messages", {}, Exception("server gone"))
-        return real_finish(session, row, now)
+        return real_finish(session, row, now, *conversation)
 
     monkeypatch.setattr(ordering, "finish", finish_once_broken)
     post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="¿Sigue ahí?", timestamp=1763809260))

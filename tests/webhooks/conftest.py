@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +45,25 @@ def postgres_only(backend) -> None:
 @pytest.fixture
 def postgres(backend) -> None:
     postgres_only(backend)
+
+
+@contextmanager
+def statements(app) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs inside the block, whitespace folded. A
+    listener on its statements also sends the webhook's one-message statement through
+    SQLAlchemy's Connection, so that the listener sees it (intake._lean)."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
 
 
 def other_connection(app) -> psycopg.Connection:

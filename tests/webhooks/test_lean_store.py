@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -18,26 +16,8 @@ from service.domain.messages import Delivery
 from service.extensions import db
 from service.models import InboxMessage
 from tests.webhooks.conftest import PARSED_AT as NOW
-from tests.webhooks.conftest import other_connection, whatsapp_text
+from tests.webhooks.conftest import other_connection, statements, whatsapp_text
 from tests.webhooks.conftest import parsed_message as message
-
-
-@contextmanager
-def statements_watched(app) -> Iterator[list[str]]:
-    """A listener on the engine's statements: the webhook's statement then goes through
-    SQLAlchemy's Connection, so that the listener sees it."""
-    seen: list[str] = []
-
-    def watch(conn, cursor, statement, *_):
-        seen.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", watch)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", watch)
 
 
 @pytest.mark.usefixtures("postgres")
@@ -83,7 +63,7 @@ def test_answers_and_rows_are_those_of_the_sqlalchemy_connection(app, post):
         if lean:
             replies = [post.whatsapp(body), post.whatsapp(body)]
         else:
-            with statements_watched(app) as seen:
+            with statements(app) as seen:
                 replies = [post.whatsapp(body), post.whatsapp(body)]
             assert sum("INSERT INTO inbox_messages" in s for s in seen) == 2
         answers[lean] = [
