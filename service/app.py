@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SecureCookieSessionInterface
@@ -21,6 +21,9 @@ from werkzeug.exceptions import HTTPException
 
 from service.config import Config
 from service.domain.ports import ChatPlatform, JobQueue, Ports, ReplySender
+
+if TYPE_CHECKING:
+    from webhooks.lane import Lane
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -338,7 +341,7 @@ def _webhooks_past_socketio(app: Flask) -> None:
     app.wsgi_app = route  # type: ignore[method-assign]
 
 
-def _lane(app: Flask) -> Any:
+def _lane(app: Flask) -> Lane | None:
     """The webhooks' lane, with what the app's hooks do for a webhook; None (Flask answers
     every webhook) when Talisman must run for them or the request metrics are off."""
     from service.api.metrics import COUNT_REQUEST
