@@ -254,7 +254,13 @@ def _lighten_webhooks(app: Flask) -> None:
     _skip_for_webhooks(before, skipped)
     copies: dict[tuple[str | None, bool], list[tuple[str, str]]] = {}
 
-    def webhook_headers(endpoint: str | None, secure: bool) -> list[tuple[str, str]]:
+    def webhook_headers(endpoint: str | None, environ: dict[str, Any]) -> list[tuple[str, str]]:
+        # HTTPS as Talisman tells it: the request's scheme, or the proxy's forwarded one
+        # (EnvironHeaders' own key for X-Forwarded-Proto)
+        secure = (
+            environ.get("wsgi.url_scheme") == "https"
+            or environ.get("HTTP_X_FORWARDED_PROTO") == "https"
+        )
         copied = copies.get((endpoint, secure))
         if copied is None:
             # Talisman reads the endpoint's view options and the scheme from the request
@@ -274,9 +280,8 @@ def _lighten_webhooks(app: Flask) -> None:
         req = request._get_current_object()  # type: ignore[attr-defined]
         if req.blueprint != WEBHOOKS:
             return talisman_headers(response)
-        forwarded = req.environ.get("HTTP_X_FORWARDED_PROTO")  # EnvironHeaders' own key
         headers = response.headers
-        for name, value in webhook_headers(req.endpoint, req.is_secure or forwarded == "https"):
+        for name, value in webhook_headers(req.endpoint, req.environ):
             headers[name] = value
         return response
 

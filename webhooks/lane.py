@@ -50,7 +50,8 @@ class Bookkeeping:
     begin: Callable[[Any, dict[str, Any]], None]  # observability.begin
     log_access: Callable[[Any, str, str | None, int], None]  # observability.log_access
     count: Callable[[str, str | None, int, float | None], None]  # the request metrics
-    headers: Callable[[str, bool], list[tuple[str, str]]]  # security headers per endpoint
+    # Talisman's headers for an endpoint, by the request's scheme (service/app.py)
+    headers: Callable[[str, dict[str, Any]], list[tuple[str, str]]]
     first_request: Callable[[], None] | None = None  # the embedded sweep's start
 
 
@@ -97,14 +98,10 @@ class Lane:
                 environ[UNFINISHED] = Unfinished(error, dict(state.get("access_details") or {}))
                 return None
             body = self._json(answer)
-            secure = (
-                environ.get("wsgi.url_scheme") == "https"
-                or environ.get("HTTP_X_FORWARDED_PROTO") == "https"
-            )
             headers = [
                 ("Content-Type", "application/json"),
                 ("Content-Length", str(len(body))),
-                *books.headers(route.endpoint, secure),
+                *books.headers(route.endpoint, environ),
                 ("X-Request-ID", state.request_id),
             ]
             books.count("POST", route.rule, 200, state.started)
