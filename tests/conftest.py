@@ -215,3 +215,15 @@ def as_agent(client: FlaskClient, make: Make) -> Any:
         return Api(client, make.token("agent", name, agent_id))
 
     return login
+
+
+def close_served(served: Flask) -> None:
+    """Stop what an app of a test's own started (the embedded sweep, the job thread) and
+    close its database connections."""
+    stop = served.extensions.get("carteras.sweep_stop")
+    if stop is not None:
+        stop.set()
+    served.extensions["ports"].jobs.stop(timeout=30)
+    with served.app_context():
+        db.session.remove()
+        db.engine.dispose()

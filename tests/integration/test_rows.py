@@ -19,6 +19,14 @@ PHONE = "5215512345678"
 _INBOX = InboxMessage.__table__
 
 
+@pytest.fixture
+def stored(post) -> InboxMessage:
+    """A customer's message, stored (and routed) through the webhook, as read back."""
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola"))
+    (row,) = post.rows()
+    return row
+
+
 def _read(session: Session, inbox_id: int) -> sa.RowMapping:
     return (
         session.connection()
@@ -28,9 +36,7 @@ def _read(session: Session, inbox_id: int) -> sa.RowMapping:
     )
 
 
-def test_an_adopted_row_is_the_object_the_orm_would_have_loaded(app, post):
-    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola"))
-    (stored,) = post.rows()
+def test_an_adopted_row_is_the_object_the_orm_would_have_loaded(app, stored):
     with app.app_context():
         session = db.session()
         row = rows.adopt(session, InboxMessage, _read(session, stored.id))
@@ -44,9 +50,7 @@ def test_an_adopted_row_is_the_object_the_orm_would_have_loaded(app, post):
         assert not any(s.startswith(("UPDATE", "INSERT")) for s in seen)
 
 
-def test_an_object_in_the_session_is_kept_unless_populate_existing(app, post):
-    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola"))
-    (stored,) = post.rows()
+def test_an_object_in_the_session_is_kept_unless_populate_existing(app, stored):
     with app.app_context():
         session = db.session()
         loaded = session.get(InboxMessage, stored.id)
@@ -62,9 +66,7 @@ def test_an_object_in_the_session_is_kept_unless_populate_existing(app, post):
         session.rollback()
 
 
-def test_changes_written_below_the_orm_leave_nothing_to_flush(app, post):
-    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola"))
-    (stored,) = post.rows()
+def test_changes_written_below_the_orm_leave_nothing_to_flush(app, post, stored):
     with app.app_context():
         session = db.session()
         row = session.get(InboxMessage, stored.id)

@@ -13,8 +13,7 @@ from service.adapters.rocketchat import RocketChatClient
 from service.adapters.thread_queue import ThreadJobQueue
 from service.app import create_app
 from service.domain.ports import QueueUnavailable
-from service.extensions import db
-from tests.conftest import PG_URL, make_config
+from tests.conftest import PG_URL, close_served, make_config
 from tests.fake_rocketchat import FakeRocketChat
 from tests.webhooks.conftest import Posting, whatsapp_text
 
@@ -55,13 +54,7 @@ def threaded(app, backend, rc_only, org) -> Callable[..., Posting]:
 
     yield build
     for served in made:
-        stop = served.extensions.get("carteras.sweep_stop")
-        if stop is not None:
-            stop.set()
-        served.extensions["ports"].jobs.stop(timeout=30)
-        with served.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_served(served)
 
 
 def jobs_of(post: Posting) -> ThreadJobQueue:

@@ -251,7 +251,7 @@ def test_the_lane_knows_every_hook_flask_runs_for_a_webhook(app):
 
 def test_the_embedded_default_starts_its_sweep_on_a_webhook_in_the_lane(backend, app):
     from service.app import create_app
-    from tests.conftest import make_config
+    from tests.conftest import close_served, make_config
 
     if backend.name != "sqlite":
         pytest.skip("the embedded default is SQLite")
@@ -264,10 +264,4 @@ def test_the_embedded_default_starts_its_sweep_on_a_webhook_in_the_lane(backend,
         assert answer.status_code == 200
         assert "carteras.sweep_stop" in served.extensions
     finally:
-        stop = served.extensions.get("carteras.sweep_stop")
-        if stop is not None:
-            stop.set()
-        served.extensions["ports"].jobs.stop(timeout=30)
-        with served.app_context():
-            db.session.remove()
-            db.engine.dispose()
+        close_served(served)
