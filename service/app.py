@@ -373,7 +373,7 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
     """
     from service.api import init_api, live
     from service.cli import register_cli
-    from service.extensions import check_pooled_connection, db, migrate
+    from service.extensions import Cursor, check_pooled_connection, db, migrate
     from service.observability import configure_logging, init_request_logging
     from service.rocketchat_cli import rocketchat_cli
     from service.ui import init_ui
@@ -392,8 +392,9 @@ def create_app(config: Config | None = None, ports: Ports | None = None) -> Flas
         MAX_CONTENT_LENGTH=config.max_content_length,
         SQLALCHEMY_DATABASE_URI=database_url,
         # Server databases: no pool_pre_ping (a round trip per request); a pooled connection
-        # is checked at checkout without one (extensions.check_pooled_connection).
-        SQLALCHEMY_ENGINE_OPTIONS={}
+        # is checked at checkout without one (extensions.check_pooled_connection). psycopg's
+        # cursors describe their results only when asked (extensions.Cursor).
+        SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"cursor_factory": Cursor}}
         if not database_url.startswith("sqlite")
         else {"connect_args": {"timeout": 10}},
         API_TITLE="Carteras",

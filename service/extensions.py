@@ -4,11 +4,13 @@ Socket.IO is not here: ``create_app`` makes one per app (a shared instance would
 re-bound by every app built in the same process)."""
 
 import select
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, overload
 
 import psycopg
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from psycopg.pq import ExecStatus
 from sqlalchemy import MetaData
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase
@@ -56,3 +58,77 @@ def check_pooled_connection(dbapi_connection: Any, _record: Any, _proxy: Any) ->
         dbapi_connection.rollback()
     except psycopg.Error as exc:
         raise InvalidatePoolError(f"the pooled connection is gone: {exc}") from None
+
+
+_TUPLES: Final = (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE, ExecStatus.TUPLES_CHUNK)
+
+
+class _Result:
+    """What psycopg's ``Column`` reads of its cursor (psycopg/_column.py): the result, the
+    connection's encoding and the adapters; taken when the description is asked for, so the
+    columns are those of that result even if the cursor has run another statement since."""
+
+    __slots__ = ("pgresult", "_encoding", "adapters")
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self.pgresult = cursor.pgresult
+        self._encoding = cursor.connection.info.encoding
+        self.adapters = cursor.adapters
+
+
+class Description(Sequence[psycopg.Column]):
+    """A cursor's description whose ``Column`` objects are made when first read.
+
+    SQLAlchemy reads ``cursor.description`` after every statement that returns rows, but
+    uses its columns only the first time it runs a statement (its result metadata is then
+    cached with the compiled statement: sqlalchemy/engine/cursor.py, ``_init_metadata``).
+    psycopg makes a ``Column`` for every column of every result (psycopg/_cursor_base.py,
+    ``description``): for the routing job's wide rows, about a hundred a job, more CPU
+    than some of its statements. Equal, column for column, to psycopg's own list
+    (tests/integration/test_cursor.py)."""
+
+    __slots__ = ("_result", "_count", "_columns")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], count: int) -> None:
+        self._result, self._count = _Result(cursor), count
+        self._columns: list[psycopg.Column] | None = None
+
+    def _made(self) -> list[psycopg.Column]:
+        if self._columns is None:
+            result: Any = self._result  # read as a cursor by Column
+            self._columns = [psycopg.Column(result, i) for i in range(self._count)]
+        return self._columns
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> psycopg.Column: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[psycopg.Column]: ...
+
+    def __getitem__(self, index: int | slice) -> psycopg.Column | list[psycopg.Column]:
+        return self._made()[index]
+
+    def __iter__(self) -> Iterator[psycopg.Column]:
+        return iter(self._made())
+
+    def __repr__(self) -> str:
+        return repr(self._made())
+
+
+class Cursor(psycopg.Cursor[Any]):
+    """psycopg's cursor, with a ``description`` whose columns are made when read (see
+    ``Description``). The engine's connections make it their cursors (``create_app``:
+    ``connect_args={"cursor_factory": Cursor}``, as SQLAlchemy's psycopg dialect documents
+    for a cursor class of one's own)."""
+
+    @property
+    def description(self) -> Description | None:  # type: ignore[override]
+        # psycopg's own test (psycopg/_cursor_base.py): columns when the result has fields,
+        # or when it says it returned rows (``SELECT ;``)
+        result = self.pgresult
+        if result and (result.nfields or result.status in _TUPLES):
+            return Description(self, result.nfields)
+        return None
