@@ -546,19 +546,41 @@ def handles_of(row: InboxMessage) -> list[Identity]:
     return [h for h in handles if usable_handle(h.kind, h.value)]
 
 
+# A returning customer's contact, read as a table row and made into the mapped object by
+# rows.adopt: the ORM's loading (session.get with lazyload options) cost the job more CPU
+# than the statement. Neither its handles nor its region are read (routing reads the
+# contact's id, name and cartera only); either is loaded if used.
+_CONTACTS: Final = cast(Table, Contact.__table__)
+
+
 @functools.cache
-def _owners_statement() -> Any:
+def _owners_statement(with_contact: bool) -> Any:
     """The owner look-up, built once: building and caching-keying an ORM select per call
-    cost as much as the indexed query itself (the routing job runs it for every message)."""
+    cost as much as the indexed query itself (the routing job runs it for every message).
+    *with_contact*: each owner's contact row too (``_CONTACTS``' columns, by their keys), so
+    that a returning customer costs the job one statement, not two."""
     table = ContactIdentity.__table__
-    return select(table.c.kind, table.c.value, table.c.contact_id).where(
-        table.c.value.in_(bindparam("values", expanding=True))
-    )
+    statement = select(table.c.kind, table.c.value, table.c.contact_id)
+    if with_contact:
+        statement = statement.add_columns(*_CONTACTS.c).join_from(
+            table, _CONTACTS, _CONTACTS.c.id == table.c.contact_id
+        )
+    return statement.where(table.c.value.in_(bindparam("values", expanding=True)))
+
+
+@dataclass(frozen=True)
+class _Owners:
+    """Who owns the handles asked for: the contact owning one of them (the first handle
+    winning), who owns each value, and, when asked for, the winner's contact row."""
+
+    contact_id: int | None
+    by_value: dict[tuple[str, str], int]
+    contact_row: Any = None
 
 
 def _owners(
-    session: Session, handles: Sequence[Identity]
-) -> tuple[int | None, dict[tuple[str, str], int]]:
+    session: Session, handles: Sequence[Identity], *, with_contact: bool = False
+) -> _Owners:
     """The contact owning one of the handles (phones in each of their written forms), in one
     indexed query, the first handle winning when several match; and who owns each of the
     values asked for."""
@@ -568,30 +590,19 @@ def _owners(
         for value in (phone_variants(handle.value) if handle.kind == PHONE else [handle.value])
     ]
     if not wanted:
-        return None, {}
+        return _Owners(None, {})
     values = list(dict.fromkeys(value for _, value in wanted))
-    rows = session.execute(_owners_statement(), {"values": values}).all()
-    owners = {(kind, value): contact_id for kind, value, contact_id in rows}
-    return next((owners[pair] for pair in wanted if pair in owners), None), owners
+    rows_ = session.execute(_owners_statement(with_contact), {"values": values}).all()
+    owners = {(row.kind, row.value): row.contact_id for row in rows_}
+    winner = next((owners[pair] for pair in wanted if pair in owners), None)
+    if not with_contact or winner is None:
+        return _Owners(winner, owners)
+    return _Owners(winner, owners, next(r._mapping for r in rows_ if r.contact_id == winner))
 
 
 def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
     """The contact owning one of the handles; the first handle wins when several match."""
-    return _owners(session, handles)[0]
-
-
-# A returning customer's contact, read as a table row and made into the mapped object by
-# rows.adopt: the ORM's loading (session.get with lazyload options) cost the job more CPU
-# than the statement. Neither its handles nor its region are read (routing reads the
-# contact's id, name and cartera only); either is loaded if used.
-_CONTACTS: Final = cast(Table, Contact.__table__)
-_RETURNING_CUSTOMER: Final = select(*_CONTACTS.c).where(_CONTACTS.c.id == bindparam("id"))
-
-
-def _returning_customer(session: Session, contact_id: int) -> Contact | None:
-    session.flush()  # what the session's autoflush would do before a query
-    found = session.connection().execute(_RETURNING_CUSTOMER, {"id": contact_id}).first()
-    return None if found is None else rows.adopt(session, Contact, found._mapping)
+    return _owners(session, handles).contact_id
 
 
 def resolve_contact(
@@ -606,14 +617,15 @@ def resolve_contact(
     handles = handles_of(row)
     if not handles:
         return None, False
-    contact_id, owners = _owners(session, handles)
+    found = _owners(session, handles, with_contact=True)
+    contact_id, owners = found.contact_id, found.by_value
     if contact_id is not None and all(
         owners.get((handle.kind, handle.value)) == contact_id for handle in handles
     ):
         # Every handle is the contact's already (a returning customer: the usual case):
         # nothing to teach, so neither its handles nor a snapshot for the audit are read,
         # nor its region (routing reads the contact's id, name and cartera only).
-        return _returning_customer(session, contact_id), False
+        return rows.adopt(session, Contact, found.contact_row), False
     contact = session.get(Contact, contact_id) if contact_id is not None else None
     created = contact is None
     if contact is None:

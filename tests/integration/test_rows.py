@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from service.domain import rows
 from service.extensions import db
-from service.models import Conversation, InboxMessage
+from service.models import Contact, Conversation, InboxMessage
 from tests.webhooks.conftest import statements, whatsapp_text
 
 PHONE = "5215512345678"
@@ -105,3 +105,20 @@ def test_a_next_message_writes_its_conversation_with_the_rows_end(app, backend, 
         assert fused.startswith("WITH conversation_written AS (UPDATE conversations SET")
     else:  # SQLite has no data-modifying WITH: the session's flush writes it
         assert [s.split(" SET")[0] for s in updates] == ["UPDATE conversations"]
+
+
+@pytest.mark.usefixtures("rc", "org")
+def test_a_returning_customer_is_read_with_its_owner_lookup(app, post):
+    """The owner look-up reads the winning contact's row too: no second read of the contact,
+    and the contact the job holds is the one stored."""
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola", timestamp=1763809200))
+    with statements(app) as seen:
+        post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="Sigo", timestamp=1763809260))
+    reads = [s for s in seen if s.startswith("SELECT") and "FROM contact" in s]
+    (lookup,) = reads
+    assert "FROM contact_identities JOIN contacts ON contacts.id = " in lookup
+    first, second = post.rows()
+    assert second.status == "processed" and second.contact_id == first.contact_id
+    with app.app_context():
+        contact = db.session.get(Contact, second.contact_id)
+        assert contact is not None and contact.name
