@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.domain import access, presence, rows
@@ -133,11 +133,51 @@ def _insert(given: tuple[str, ...]) -> Any:
     return insert(table).returning(*(column for column in table.c if column.key not in given))
 
 
+_OPEN_PREFIX: Final = "open_"  # the labels of a conversation's columns read by another query
+_OPEN_READ: Final = "carteras.conversations.open_read"  # session.info: open_columns' answers
+
+
+def open_columns(contact_id: Any, channel: Any, thread_key: Any) -> tuple[Any, Any]:
+    """For a query about a contact (*contact_id*, a column of it) that also reads the open
+    conversation of one of its threads: the conversation's columns, labeled, and the join's
+    ``ON`` clause (an outer join: a thread without an open conversation reads NULLs). Its
+    answer is kept with ``read_open`` for ``find_open``."""
+    table = cast(Table, Conversation.__table__)
+    columns = [column.label(_OPEN_PREFIX + column.key) for column in table.c]
+    joined = and_(
+        _CONVERSATIONS.contact_id == contact_id,
+        _CONVERSATIONS.channel == channel,
+        _CONVERSATIONS.thread_key == thread_key,
+        _CONVERSATIONS.status == "open",
+    )
+    return columns, joined
+
+
+def read_open(
+    session: Session, contact_id: int, channel: str, thread_key: str, row: Mapping[Any, Any]
+) -> None:
+    """Keep what a query with ``open_columns`` read of this thread's open conversation (or
+    that it has none): ``find_open`` answers it without a statement, in the same transaction
+    only (a commit or a rollback ends what it says)."""
+    conversation = None
+    if row[_OPEN_PREFIX + "id"] is not None:
+        values = {column.key: row[_OPEN_PREFIX + column.key] for column in _CONVERSATIONS}
+        conversation = rows.adopt(session, Conversation, values)
+    key = (contact_id, channel, thread_key)
+    session.info[_OPEN_READ] = (session.get_transaction(), key, conversation)
+
+
 def find_open(
     session: Session, contact_id: int, channel: str, thread_key: str
 ) -> Conversation | None:
     """The open conversation of a contact's thread. Its contact is not read with it (the
-    caller holds it already), nor anything else it relates to."""
+    caller holds it already), nor anything else it relates to. Read already in this
+    transaction with the contact (``read_open``): that answer, once."""
+    known = session.info.pop(_OPEN_READ, None)
+    if known is not None:
+        transaction, key, conversation = known
+        if key == (contact_id, channel, thread_key) and transaction is session.get_transaction():
+            return cast(Conversation | None, conversation)
     session.flush()  # what the session's autoflush would do before a query
     params = {"contact_id": contact_id, "channel": channel, "thread_key": thread_key}
     found = session.connection().execute(_FIND_OPEN, params).first()

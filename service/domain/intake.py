@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, scoped_session
 
-from service.domain import audit, rows
+from service.domain import audit, conversations, rows
 from service.domain.access import require_manager
 from service.domain.actor import Actor, system_actor
 from service.domain.contacts import snapshot
@@ -29,7 +29,14 @@ from service.domain.identity import PHONE, normalize_handle, phone_variants, usa
 from service.domain.messages import Delivery, Identity, InboundMessage
 from service.domain.names import clean_name, search_key
 from service.domain.pagination import Page, paginate
-from service.models import Contact, ContactIdentity, DeliveryStatus, InboxMessage, WebhookNonce
+from service.models import (
+    Contact,
+    ContactIdentity,
+    Conversation,
+    DeliveryStatus,
+    InboxMessage,
+    WebhookNonce,
+)
 from service.models.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -557,13 +564,19 @@ _CONTACTS: Final = cast(Table, Contact.__table__)
 def _owners_statement(with_contact: bool) -> Any:
     """The owner look-up, built once: building and caching-keying an ORM select per call
     cost as much as the indexed query itself (the routing job runs it for every message).
-    *with_contact*: each owner's contact row too (``_CONTACTS``' columns, by their keys), so
-    that a returning customer costs the job one statement, not two."""
+    *with_contact*: each owner's contact row too (``_CONTACTS``' columns, by their keys), and
+    the contact's open conversation of the message's thread (``conversations.open_columns``),
+    so that a returning customer costs the routing job one statement, not three."""
     table = ContactIdentity.__table__
     statement = select(table.c.kind, table.c.value, table.c.contact_id)
     if with_contact:
-        statement = statement.add_columns(*_CONTACTS.c).join_from(
-            table, _CONTACTS, _CONTACTS.c.id == table.c.contact_id
+        open_columns, open_join = conversations.open_columns(
+            table.c.contact_id, bindparam("channel"), bindparam("thread_key")
+        )
+        statement = (
+            statement.add_columns(*_CONTACTS.c, *open_columns)
+            .join_from(table, _CONTACTS, _CONTACTS.c.id == table.c.contact_id)
+            .outerjoin(Conversation, open_join)
         )
     return statement.where(table.c.value.in_(bindparam("values", expanding=True)))
 
@@ -579,11 +592,12 @@ class _Owners:
 
 
 def _owners(
-    session: Session, handles: Sequence[Identity], *, with_contact: bool = False
+    session: Session, handles: Sequence[Identity], *, thread: tuple[str, str] | None = None
 ) -> _Owners:
     """The contact owning one of the handles (phones in each of their written forms), in one
     indexed query, the first handle winning when several match; and who owns each of the
-    values asked for."""
+    values asked for. With a *thread* (channel, thread key): the winner's contact row too,
+    and its open conversation of that thread (kept for ``conversations.find_open``)."""
     wanted = [
         (handle.kind, value)
         for handle in handles
@@ -592,12 +606,17 @@ def _owners(
     if not wanted:
         return _Owners(None, {})
     values = list(dict.fromkeys(value for _, value in wanted))
-    rows_ = session.execute(_owners_statement(with_contact), {"values": values}).all()
+    params: dict[str, Any] = {"values": values}
+    if thread is not None:
+        params["channel"], params["thread_key"] = thread
+    rows_ = session.execute(_owners_statement(thread is not None), params).all()
     owners = {(row.kind, row.value): row.contact_id for row in rows_}
     winner = next((owners[pair] for pair in wanted if pair in owners), None)
-    if not with_contact or winner is None:
+    if thread is None or winner is None:
         return _Owners(winner, owners)
-    return _Owners(winner, owners, next(r._mapping for r in rows_ if r.contact_id == winner))
+    row = next(r._mapping for r in rows_ if r.contact_id == winner)
+    conversations.read_open(session, winner, *thread, row)
+    return _Owners(winner, owners, row)
 
 
 def find_contact_id(session: Session, handles: Sequence[Identity]) -> int | None:
@@ -617,7 +636,8 @@ def resolve_contact(
     handles = handles_of(row)
     if not handles:
         return None, False
-    found = _owners(session, handles, with_contact=True)
+    thread = (row.channel, row.thread_key) if row.thread_key else ("", "")
+    found = _owners(session, handles, thread=thread)
     contact_id, owners = found.contact_id, found.by_value
     if contact_id is not None and all(
         owners.get((handle.kind, handle.value)) == contact_id for handle in handles

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from service.domain import rows
+from service.domain import conversations as convs
+from service.domain import intake, rows
 from service.extensions import db
 from service.models import Contact, Conversation, InboxMessage
 from tests.webhooks.conftest import statements, whatsapp_text
@@ -109,16 +110,50 @@ def test_a_next_message_writes_its_conversation_with_the_rows_end(app, backend, 
 
 @pytest.mark.usefixtures("rc", "org")
 def test_a_returning_customer_is_read_with_its_owner_lookup(app, post):
-    """The owner look-up reads the winning contact's row too: no second read of the contact,
-    and the contact the job holds is the one stored."""
+    """The owner look-up reads the winning contact's row and its open conversation of the
+    thread too: neither is read again, and the job holds what is stored."""
     post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola", timestamp=1763809200))
     with statements(app) as seen:
         post.whatsapp(whatsapp_text("wamid.2", sender=PHONE, text="Sigo", timestamp=1763809260))
-    reads = [s for s in seen if s.startswith("SELECT") and "FROM contact" in s]
-    (lookup,) = reads
+    reads = [
+        s for s in seen if s.startswith("SELECT") and ("FROM contact" in s or "FROM conv" in s)
+    ]
+    (lookup,) = reads  # the contact and its open conversation come with the owner look-up
     assert "FROM contact_identities JOIN contacts ON contacts.id = " in lookup
+    assert "LEFT OUTER JOIN conversations ON conversations.contact_id = " in lookup
     first, second = post.rows()
     assert second.status == "processed" and second.contact_id == first.contact_id
+    assert second.conversation_id == first.conversation_id is not None
     with app.app_context():
         contact = db.session.get(Contact, second.contact_id)
         assert contact is not None and contact.name
+
+
+@pytest.mark.usefixtures("rc", "org")
+def test_an_open_conversation_read_with_the_contact_holds_for_its_transaction_only(app, post):
+    """What the owner look-up read of a thread's open conversation answers find_open once,
+    for that contact and thread, in that transaction; anything else is read again."""
+    post.whatsapp(whatsapp_text("wamid.1", sender=PHONE, text="Hola", timestamp=1763809200))
+    (stored,) = post.rows()
+    with app.app_context():
+        session = db.session()
+        row = session.get(InboxMessage, stored.id)
+        assert row is not None and row.thread_key
+        channel, thread = row.channel, row.thread_key
+        contact, created = intake.resolve_contact(session, row)
+        assert contact is not None and not created
+        with statements(app) as seen:
+            found = convs.find_open(session, contact.id, channel, thread)
+        assert found is not None and found.id == stored.conversation_id and seen == []
+        with statements(app) as seen:  # once: asked again, it is read
+            assert convs.find_open(session, contact.id, channel, thread) is found
+        assert len(seen) == 1
+        intake.resolve_contact(session, row)
+        with statements(app) as seen:  # another thread: read
+            assert convs.find_open(session, contact.id, channel, "otro") is None
+        assert len(seen) == 1
+        intake.resolve_contact(session, row)
+        session.commit()
+        with statements(app) as seen:  # another transaction: read
+            assert convs.find_open(session, contact.id, channel, thread) is found
+        assert len(seen) == 1
