@@ -561,15 +561,15 @@ _CONTACTS: Final = cast(Table, Contact.__table__)
 
 
 @functools.cache
-def _owners_statement(with_contact: bool) -> Any:
+def _owners_statement(with_thread: bool) -> Any:
     """The owner look-up, built once: building and caching-keying an ORM select per call
     cost as much as the indexed query itself (the routing job runs it for every message).
-    *with_contact*: each owner's contact row too (``_CONTACTS``' columns, by their keys), and
+    *with_thread*: each owner's contact row too (``_CONTACTS``' columns, by their keys), and
     the contact's open conversation of the message's thread (``conversations.open_columns``),
     so that a returning customer costs the routing job one statement, not three."""
     table = ContactIdentity.__table__
     statement = select(table.c.kind, table.c.value, table.c.contact_id)
-    if with_contact:
+    if with_thread:
         open_columns, open_join = conversations.open_columns(
             table.c.contact_id, bindparam("channel"), bindparam("thread_key")
         )
