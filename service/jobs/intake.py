@@ -60,7 +60,7 @@ def process_inbox(inbox_id: int) -> str:
                 ordering.defer(row, held_by, job.now())
                 session.commit()
                 return job.done("deferred", after=held_by)
-            session.commit()
+            runtime.commit_step(session)  # the job's last commit makes the claim durable
             # renewed while this job runs; the sweeper takes the row back if the worker dies
             lease_seconds = runtime.settings().processing_lease
             with lease.held(job.app, inbox_id, row.attempts, lease_seconds, job.ports.clock):
@@ -69,7 +69,7 @@ def process_inbox(inbox_id: int) -> str:
                     contact_id = contact.id if contact is not None else None
                     if created:  # a new contact is kept even if routing fails below
                         row.contact_id = contact_id
-                        session.commit()
+                        runtime.commit_step(session)
                     routed = routing.route(session, row, contact, job.ports, job.now())
                     with session.no_autoflush:  # the row is written once, under the lock
                         ordering.lock_thread(session, row)

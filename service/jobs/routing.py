@@ -113,7 +113,8 @@ def _open(
             now=now,
             visitor=visitor,
         )
-        session.commit()
+        # seen by the room's echo at once; durable with the job's last commit
+        runtime.commit_step(session)
     except IntegrityError:  # another job opened this thread's conversation meanwhile
         session.rollback()
         found = convs.find_open(session, contact.id, row.channel, thread_key)
@@ -179,8 +180,8 @@ def _channel_message(
         conversation.rc_visitor_token, conversation.rc_visitor_id = visitor.token, visitor.id
         # Committed before the room opens: Rocket.Chat sends its room-start webhook, and
         # waits for it, before it answers (lib/QueueManager.ts), and that echo must find
-        # this conversation by its visitor token.
-        session.commit()
+        # this conversation by its visitor token (seen at once, even as a step).
+        runtime.commit_step(session)
     room: Room | None = None
     if conversation.rc_room_id is None:
         room = chat.open_room(
