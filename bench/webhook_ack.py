@@ -3,7 +3,9 @@ gunicorn (PostgreSQL + Redis, the Procfile's web settings), against a no-op Flas
 the same gunicorn settings, in the same run: with a new connection per request, then with
 connections kept alive, with the web workers' CPU time per request (all their threads; the
 figure to compare when other work shares the machine). Then the web workers' resident
-memory.
+memory. The floor (bench/floor_app.py: the signature, the JSON and the same durable insert
+on raw psycopg, nothing else) runs under the same settings too, to show how much of the
+no-op's rate any webhook that stores its message before answering can keep on this machine.
 
 Targets: our rate >= 0.5 x the no-op rate, p99 <= 25 ms, a web worker < 150 MB after 10,000
 webhooks.
@@ -98,9 +100,16 @@ def main() -> None:
     # CPU of the web workers per request: steadier than rates on a shared machine
     worker_cpu: dict[tuple[str, str], float] = {}
     served, memory = 0, 0.0
-    for name, app in (("no-op view", "bench.noop_app:app"), ("carteras", "wsgi:app")):
+    apps = (
+        ("no-op view", "bench.noop_app:app"),
+        ("floor", "bench.floor_app:app"),
+        ("carteras", "wsgi:app"),
+    )
+    for name, app in apps:
         port = free_port()
-        server = gunicorn(app, port, env)
+        # each app that stores starts on an empty table of its own (the same messages are posted)
+        own = {"DATABASE_URL": fresh_database("carteras_bench_floor")} if name == "floor" else {}
+        server = gunicorn(app, port, {**env, **own})
         try:
             load(port, "/webhooks/whatsapp", [b[:200] for b in batches], 2.0)  # warm up
             sent = 200 * CLIENTS
@@ -133,6 +142,7 @@ def main() -> None:
     lines: dict[str, object] = {"settings": " ".join(procfile_settings("web"))}
     for mode in ("new connection", "keep-alive"):
         ours, baseline = results[("carteras", mode)], results[("no-op view", mode)]
+        floor = results[("floor", mode)]
         ratio = ours[0] / baseline[0]
         lines[f"{mode}: no-op"] = (
             f"{baseline[0]:.0f} req/s (p50 {baseline[1] * 1000:.1f} ms, "
@@ -142,11 +152,16 @@ def main() -> None:
             f"{ours[0]:.0f} req/s (p50 {ours[1] * 1000:.1f} ms, p99 {ours[2] * 1000:.1f} ms)"
         )
         lines[f"{mode}: ratio"] = f"{ratio:.2f} (target >= 0.50: {verdict(ratio >= 0.5)})"
+        lines[f"{mode}: floor (signature, JSON, durable insert; nothing else)"] = (
+            f"{floor[0]:.0f} req/s = {floor[0] / baseline[0]:.2f} x the no-op; "
+            f"carteras = {ours[0] / floor[0]:.2f} x the floor"
+        )
         lines[f"{mode}: p99"] = (
             f"{ours[2] * 1000:.1f} ms (target <= 25 ms: {verdict(ours[2] <= 0.025)})"
         )
         lines[f"{mode}: web worker CPU per request"] = (
             f"no-op {worker_cpu[('no-op view', mode)] * 1000:.2f} ms, "
+            f"floor {worker_cpu[('floor', mode)] * 1000:.2f} ms, "
             f"carteras {worker_cpu[('carteras', mode)] * 1000:.2f} ms"
         )
     lines["web process memory"] = (
