@@ -39,9 +39,10 @@ def commit_step(session: Session) -> None:
     database server in that window can forget a step; the job then runs again from its
     stored message (the sweeper takes back its row), and every outside action taken after
     the step (Rocket.Chat's visitor, room, post, tags, forward) is one the real server
-    repeats without doubling anything (jobs/routing.py's module docstring). So nothing
-    outside relies on the step being remembered, which is the chapter's condition for an
-    asynchronous commit. It saves the routing job a disk flush per step (docs/PERFORMANCE.md).
+    repeats without doubling anything (jobs/routing.py's module docstring); a file's upload,
+    which it does not repeat safely, is recorded by a synchronous commit of its own
+    (jobs/files.py), which flushes the steps before it. So nothing outside relies on a step
+    being remembered, which is the chapter's condition for an asynchronous commit. It saves the routing job a disk flush per step (docs/PERFORMANCE.md).
     SQLite commits as usual."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
