@@ -42,8 +42,8 @@ def commit_step(session: Session) -> None:
     repeats without doubling anything (jobs/routing.py's module docstring); a file's upload,
     which it does not repeat safely, is recorded by a synchronous commit of its own
     (jobs/files.py), which flushes the steps before it. So nothing outside relies on a step
-    being remembered, which is the chapter's condition for an asynchronous commit. It saves the routing job a disk flush per step (docs/PERFORMANCE.md).
-    SQLite commits as usual."""
+    being remembered, which is the chapter's condition for an asynchronous commit. It saves
+    the routing job a disk flush per step (docs/PERFORMANCE.md). SQLite commits as usual."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         # PostgreSQL's asynchronous commit for this transaction only (its "Asynchronous
