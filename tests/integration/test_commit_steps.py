@@ -5,41 +5,15 @@ nothing behind on the pooled connection."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 import sqlalchemy as sa
 
 from service.extensions import db
 from service.jobs import runtime
 from service.models import Conversation, InboxMessage
-from tests.webhooks.conftest import other_connection, whatsapp_text
+from tests.webhooks.conftest import STEP, other_connection, transactions, whatsapp_text
 
 PHONE = "5215512345678"  # Lucía, of Luis's Premium cartera (the org fixture)
-STEP = "SET LOCAL synchronous_commit TO OFF"
-
-
-@contextmanager
-def transactions(app) -> Iterator[list[list[str]]]:
-    """The statements the engine runs inside the block, one list per committed transaction."""
-    seen: list[list[str]] = [[]]
-
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen[-1].append(" ".join(statement.split()))
-
-    def commit(_conn: object) -> None:
-        seen.append([])
-
-    with app.app_context():
-        engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
-    sa.event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-        sa.event.remove(engine, "commit", commit)
 
 
 CLAIM = "attempts=(inbox_messages.attempts +"  # the claim's compare-and-set

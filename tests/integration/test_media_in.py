@@ -13,8 +13,7 @@ from twilio.request_validator import RequestValidator
 from service.adapters.channel_files import ChannelFilesClient
 from tests import samples
 from tests.fake_media import FakeGraphMedia, FakeTwilioMedia
-from tests.integration.test_commit_steps import STEP, transactions
-from tests.webhooks.conftest import Posting, whatsapp_text
+from tests.webhooks.conftest import STEP, Posting, transactions, whatsapp_text
 
 PHONE = "5215512345678"
 T0 = 1763809200

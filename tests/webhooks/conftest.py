@@ -57,13 +57,38 @@ def statements(app) -> Iterator[list[str]]:
     def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         seen.append(" ".join(statement.split()))
 
+    with _listening(app, before_cursor_execute=record):
+        yield seen
+
+
+# What a step of a job runs before its commit on PostgreSQL (runtime.commit_step).
+STEP = "SET LOCAL synchronous_commit TO OFF"
+
+
+@contextmanager
+def transactions(app) -> Iterator[list[list[str]]]:
+    """As ``statements``, one list per transaction: each commit starts the next one."""
+    seen: list[list[str]] = [[]]
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen[-1].append(" ".join(statement.split()))
+
+    with _listening(app, before_cursor_execute=record, commit=lambda _conn: seen.append([])):
+        yield seen
+
+
+@contextmanager
+def _listening(app, **listeners: Any) -> Iterator[None]:
+    """The app's engine events *listeners* (event name: function), inside the block only."""
     with app.app_context():
         engine = db.engine
-    sa.event.listen(engine, "before_cursor_execute", record)
+    for name, listener in listeners.items():
+        sa.event.listen(engine, name, listener)
     try:
-        yield seen
+        yield
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        for name, listener in listeners.items():
+            sa.event.remove(engine, name, listener)
 
 
 def other_connection(app) -> psycopg.Connection:
